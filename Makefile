@@ -1,0 +1,47 @@
+# The project's commands. `make demo` (the main job) and `make test` both run setup first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PYTEST := .venv/bin/pytest
+
+.PHONY: setup test test-python test-node lint demo up down logs bench chaos certs schema
+
+setup:
+	@scripts/setup.sh
+
+test: setup
+	@$(MAKE) --no-print-directory test-node
+	@$(MAKE) --no-print-directory test-python
+
+test-python:
+	$(PYTEST)
+
+test-node:
+	@if [ -f services/mediasoup/package.json ]; then cd services/mediasoup && npm test --silent; fi
+
+lint: setup
+	.venv/bin/ruff check libs services tests
+	.venv/bin/mypy
+
+schema: setup
+	$(PY) -m voicebot_protocol.schema docs/schema
+
+demo: setup
+	@scripts/demo.sh
+
+up: setup
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+logs:
+	@scripts/stack.sh logs
+
+certs: setup
+	@scripts/certs.sh
+
+bench: setup
+	$(PY) -m bench
+
+chaos: setup
+	$(PYTEST) tests/chaos --chaos-full

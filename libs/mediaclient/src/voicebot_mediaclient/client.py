@@ -1,0 +1,114 @@
+"""MediaClient: one per process; opens media sessions on the media-controller over HTTP."""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from voicebot_protocol.media import CreateSession, MediaApiError, SessionInfo
+
+from voicebot_mediaclient.errors import MediaRequestError, MediaUnavailable
+from voicebot_mediaclient.headers import trace_headers
+from voicebot_mediaclient.session import MediaSession
+
+log = logging.getLogger(__name__)
+
+
+class _ConnectFailed(MediaUnavailable):
+    """The controller could not be reached at all: safe to retry an idempotent request."""
+
+
+class MediaClient:
+    def __init__(self, base_url: str, *, request_timeout: float = 3.0, open_attempts: int = 3) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.request_timeout = request_timeout
+        self.open_attempts = open_attempts
+        self._http: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.request_timeout))
+        return self._http
+
+    async def request(
+        self, method: str, path: str, trace_id: str | None, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """JSON in, JSON out. Raises MediaUnavailable (unreachable, 5xx) or MediaRequestError (4xx)."""
+        url = f"{self.base_url}{path}"
+        try:
+            async with self._client().request(
+                method, url, json=body, headers=trace_headers(trace_id)
+            ) as resp:
+                payload = await resp.read()
+                status = resp.status
+        except aiohttp.ClientConnectionError as exc:
+            raise _ConnectFailed(f"media-controller unreachable at {self.base_url}: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaUnavailable(f"media-controller {method} {path} failed: {exc!r}") from None
+        if status < 300:
+            if not payload:
+                return {}
+            try:
+                answer = json.loads(payload)
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict):
+                raise MediaUnavailable(
+                    f"media-controller {method} {path}: unexpected answer {payload[:200]!r}"
+                )
+            return answer
+        try:
+            error = MediaApiError.model_validate_json(payload)
+        except ValidationError:
+            error = MediaApiError(code="media_error", message=f"HTTP {status}: {payload[:200]!r}")
+        if status >= 500 or error.code == "media_unavailable":
+            raise MediaUnavailable(f"{error.code}: {error.message}")
+        raise MediaRequestError(error.code, error.message)
+
+    async def open_session(self, call_id: str, trace_id: str) -> MediaSession:
+        """Create the call's media session (idempotent on the controller) and open its events WebSocket."""
+        body = CreateSession(call_id=call_id, trace_id=trace_id).model_dump(exclude_none=True)
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.open_attempts),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            retry=retry_if_exception_type(_ConnectFailed),
+            reraise=True,
+        ):
+            with attempt:
+                info = SessionInfo.model_validate(await self.request("POST", "/v1/sessions", trace_id, body))
+        url = f"{self.base_url}/v1/sessions/{call_id}/events"
+        try:
+            ws = await self._client().ws_connect(
+                url,
+                headers=trace_headers(trace_id),
+                heartbeat=10.0,
+                timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await self._delete_quietly(call_id, trace_id)
+            raise MediaUnavailable(f"cannot open the media events WebSocket: {exc!r}") from None
+        log.info("media session opened", extra={"call_id": call_id, "trace_id": trace_id})
+        return MediaSession(self, info, trace_id, ws)
+
+    async def _delete_quietly(self, call_id: str, trace_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id)
+        except (MediaUnavailable, MediaRequestError) as exc:
+            log.warning("could not delete the media session", extra={"call_id": call_id, "error": str(exc)})
+
+    async def healthy(self) -> bool:
+        """The controller answers and is connected to the mediasoup service."""
+        try:
+            await self.request("GET", "/readyz", None)
+        except (MediaUnavailable, MediaRequestError):
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        await asyncio.sleep(0)  # let aiohttp's connector finish closing its transports

@@ -1,0 +1,20 @@
+"""Tracing and logging shared by every Python service: JSON logs carrying trace_id
+and call_id (contextvars), trace-id helpers, and OpenTelemetry set up once per process."""
+
+from voicebot_tracing.context import bind_call, current_call_id, current_trace_id
+from voicebot_tracing.ids import is_valid_trace_id, new_trace_id, normalize_trace_id
+from voicebot_tracing.logs import setup_logging
+from voicebot_tracing.otel import parent_context_for, setup_tracing, traceparent_for
+
+__all__ = [
+    "bind_call",
+    "current_call_id",
+    "current_trace_id",
+    "is_valid_trace_id",
+    "new_trace_id",
+    "normalize_trace_id",
+    "parent_context_for",
+    "setup_logging",
+    "setup_tracing",
+    "traceparent_for",
+]

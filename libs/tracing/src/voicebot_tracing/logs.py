@@ -1,0 +1,50 @@
+"""JSON logs: one object per line with ts, level, service, logger, message, trace_id, call_id."""
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from voicebot_tracing.context import current_call_id, current_trace_id
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "trace_id": getattr(record, "trace_id", None) or current_trace_id(),
+            "call_id": getattr(record, "call_id", None) or current_call_id(),
+            "pid": record.process,
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup_logging(service: str, level: str | None = None) -> None:
+    """Route every logger (ours, uvicorn's, gunicorn's, aiohttp's) through one JSON handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access", "aiohttp"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True

@@ -1,0 +1,49 @@
+"""The call-api ASGI application: `create_app()` (main.py serves it as `main:app`)."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from voicebot_tracing import setup_logging
+
+from call_api import endpoint, health
+from call_api.cache import RedisCacheManager
+from call_api.factory_loader import load_factory
+from call_api.instance_header import InstanceHeaderMiddleware
+from call_api.registry import CallRegistry
+from call_api.settings import Settings
+from call_api.telemetry import SERVICE_NAME, instrument_app, setup_process_tracing
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    if configure_logging:
+        setup_logging(SERVICE_NAME, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Runs in each worker after the fork: one Redis client and one tracer provider per process.
+        setup_process_tracing(settings)
+        app.state.factory = load_factory(settings.orchestrator_factory)
+        cache = RedisCacheManager(settings.redis_url)
+        app.state.cache = cache
+        app.state.registry = CallRegistry(cache, ttl_seconds=settings.call_ttl_seconds, instance=settings.instance)
+        log.info(
+            "call-api worker ready",
+            extra={"instance": settings.instance, "factory": settings.orchestrator_factory},
+        )
+        try:
+            yield
+        finally:
+            await cache.aclose()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(endpoint.router)
+    app.add_middleware(InstanceHeaderMiddleware, instance=settings.instance)
+    instrument_app(app)
+    return app

@@ -1,0 +1,406 @@
+"""The per-call dialog: greeting → (listen → think → speak)* → hang up, with barge-in and the
+spec's fallbacks. It speaks to the client only in protocol messages and to audio only through
+the media-controller."""
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from voicebot_mediaclient import MediaRequestError, MediaSession, MediaUnavailable
+from voicebot_protocol import (
+    CallTerminated,
+    EndReason,
+    ErrorCode,
+    ErrorEvent,
+    MediasoupRequest,
+    MediasoupResponse,
+    PlayAudio,
+    PlaybackAck,
+    StopAudio,
+    Transcript,
+)
+from voicebot_protocol.client import (
+    ErrorPayload,
+    MediasoupResponsePayload,
+    PlayAudioPayload,
+    StopAudioPayload,
+    TranscriptPayload,
+)
+from voicebot_protocol.media import (
+    BargeInDetected,
+    CallerSpeech,
+    MediaFailure,
+    PlaybackFinished,
+    PlaybackStarted,
+)
+from voicebot_tracing.context import set_call
+
+from call_api.orchestrator.base import CallResult, WebSocketIn, WebSocketOut
+from call_api.orchestrator.filler import Clip
+from call_api.orchestrator.resources import Resources
+from call_api.orchestrator.tts_cache import synthesize_cached
+from call_api.orchestrator.turns import Turn, TurnMachine
+from call_api.orchestrator.utterance import Utterance
+from call_api.providers.base import Dialog, ProviderError
+from call_api.providers.text import sentences
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 20
+
+
+class CallEnd(Exception):
+    """Raised inside the call's tasks to end it with a result."""
+
+    def __init__(self, result: CallResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class Orchestrator:
+    def __init__(
+        self, call_id: str, trace_id: str, dialog: Dialog, media: MediaSession, resources: Resources
+    ) -> None:
+        self.call_id = call_id
+        self.trace_id = trace_id
+        self.dialog = dialog
+        self.media = media
+        self.res = resources
+        self.cfg = resources.settings
+        self.turns = TurnMachine()
+        self._out: WebSocketOut | None = None
+        self._streams = itertools.count(1)
+        self._speaking: Utterance | None = None  # the stream now playing
+        self._speech_task: asyncio.Task[None] | None = None
+        self._finished: dict[str, asyncio.Future[PlaybackFinished]] = {}
+        self._interrupted: Utterance | None = None
+        self._preroll: collections.deque[bytes] = collections.deque(maxlen=max(1, self.cfg.preroll_ms // FRAME_MS))
+        self._caller_frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
+        self._caller_speaking = False
+        self._speech_changed = asyncio.Event()
+        self._failures = 0
+        self._closed = False
+
+    # --- the call --------------------------------------------------------------------------------
+
+    async def run(self, websocket_in: WebSocketIn, websocket_out: WebSocketOut) -> CallResult | None:
+        set_call(self.call_id, self.trace_id)
+        self._out = websocket_out
+        done: asyncio.Future[CallResult | None] = asyncio.get_running_loop().create_future()
+
+        def finish(task: asyncio.Task[Any]) -> None:
+            if done.done() or task.cancelled():
+                return
+            exc = task.exception()
+            if exc is None:
+                done.set_result(None if task.get_name() == "client" else _completed())
+            elif isinstance(exc, CallEnd):
+                done.set_result(exc.result)
+            else:
+                log.error("call task failed", exc_info=exc, extra={"task": task.get_name()})
+                done.set_result(CallResult(EndReason.INTERNAL_ERROR, "internal error"))
+
+        tasks = [
+            asyncio.create_task(self._client_loop(websocket_in), name="client"),
+            asyncio.create_task(self._media_events(), name="media-events"),
+            asyncio.create_task(self._caller_audio(), name="caller-audio"),
+            asyncio.create_task(self._converse(), name="dialog"),
+        ]
+        for task in tasks:
+            task.add_done_callback(finish)
+        try:
+            result = await done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            self.turns.to(Turn.ENDED)
+        log.info("call ended", extra={"result": result.reason.value if result else "client_ended"})
+        return result
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.media.close()
+
+    async def _send(self, message: Any) -> None:
+        assert self._out is not None
+        await self._out(message)
+
+    # --- client → server ---------------------------------------------------------------------------
+
+    async def _client_loop(self, websocket_in: WebSocketIn) -> None:
+        async for message in websocket_in:
+            if isinstance(message, MediasoupRequest):
+                await self._signal(message)
+            elif isinstance(message, PlaybackAck):
+                log.info("playback acknowledged", extra={"stream_id": message.payload.stream_id})
+            elif isinstance(message, CallTerminated):
+                return
+
+    async def _signal(self, request: MediasoupRequest) -> None:
+        payload = request.payload
+        try:
+            data = await self.media.signal(payload.method, payload.data)
+        except MediaRequestError as exc:
+            await self._send(
+                MediasoupResponse(
+                    payload=MediasoupResponsePayload(request_id=payload.request_id, ok=False, error=str(exc))
+                )
+            )
+            return
+        except MediaUnavailable as exc:
+            raise self._media_failed(str(exc)) from None
+        await self._send(
+            MediasoupResponse(payload=MediasoupResponsePayload(request_id=payload.request_id, data=data))
+        )
+
+    # --- media → orchestrator ----------------------------------------------------------------------
+
+    async def _media_events(self) -> None:
+        async for event in self.media.events():
+            if isinstance(event, PlaybackStarted):
+                text = self._speaking.text if self._speaking and self._speaking.stream_id == event.stream_id else None
+                await self._send(
+                    PlayAudio(
+                        payload=PlayAudioPayload(
+                            stream_id=event.stream_id,
+                            rtp_port=event.rtp_port,
+                            codec=event.codec,
+                            ssrc=event.ssrc,
+                            payload_type=event.payload_type,
+                            clock_rate=event.clock_rate,
+                            text=text,
+                        )
+                    )
+                )
+            elif isinstance(event, PlaybackFinished):
+                waiter = self._finished.pop(event.stream_id, None)
+                if waiter and not waiter.done():
+                    waiter.set_result(event)
+            elif isinstance(event, BargeInDetected):
+                await self._barge_in(event)
+            elif isinstance(event, CallerSpeech):
+                self._caller_speaking = event.speaking
+                self._speech_changed.set()
+            elif isinstance(event, MediaFailure):
+                raise self._media_failed(event.reason)
+        raise self._media_failed("media events channel closed")
+
+    def _media_failed(self, reason: str) -> CallEnd:
+        log.critical("media failure: the call ends now", extra={"reason": reason})
+        return CallEnd(CallResult(EndReason.MEDIA_FAILURE, f"media failure: {reason}"))
+
+    async def _caller_audio(self) -> None:
+        async for frame in self.media.caller_audio():
+            self._preroll.append(frame)
+            if self.turns.state is Turn.USER_TURN:
+                if self._caller_frames.full():
+                    self._caller_frames.get_nowait()
+                self._caller_frames.put_nowait(frame)
+
+    async def _barge_in(self, event: BargeInDetected) -> None:
+        utterance = self._speaking
+        if self.turns.state is not Turn.BOT_TURN or utterance is None:
+            return
+        log.info(
+            "barge-in",
+            extra={"stream_id": utterance.stream_id, "onset_ms": event.onset_ms, "source": event.source},
+        )
+        self._interrupted = utterance
+        await self._send(StopAudio(payload=StopAudioPayload(stream_id=utterance.stream_id)))
+        await self.media.stop_playback(utterance.stream_id)
+        if self._speech_task is not None:
+            self._speech_task.cancel()
+
+    # --- the dialog --------------------------------------------------------------------------------
+
+    async def _converse(self) -> None:
+        await self._speak(self.dialog.greeting)
+        while not self.dialog.finished:
+            heard = await self._listen()
+            self.turns.to(Turn.THINKING)
+            if heard:
+                await self._send(Transcript(payload=TranscriptPayload(role="caller", text=heard)))
+            await self._speak(lambda: self.dialog.reply(heard))
+        await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
+        raise CallEnd(_completed())
+
+    async def _speak(self, make_text: Callable[[], AsyncIterator[str]]) -> None:
+        """One bot reply; retried from the start (after the filler) when a provider fails."""
+        self.turns.to(Turn.BOT_TURN)
+        while True:
+            self._speech_task = asyncio.create_task(self._play_reply(make_text()))
+            try:
+                await self._speech_task
+                self._failures = 0
+                break
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                break  # barge-in cancelled the reply
+            except (ProviderError, TimeoutError) as exc:
+                await self._provider_failed(exc)
+            finally:
+                self._speech_task = None
+        interrupted, self._interrupted = self._interrupted, None
+        if interrupted is not None:
+            finished = await self._wait_finished(interrupted.stream_id, timeout=1.0)
+            heard = interrupted.heard_text(finished.played_ms if finished else 0)
+            self.dialog.record_heard(heard)
+            await self._send(Transcript(payload=TranscriptPayload(role="bot", text=heard, interrupted=True)))
+        self.turns.to(Turn.USER_TURN)
+
+    async def _play_reply(self, text_chunks: AsyncIterator[str]) -> None:
+        utterance = Utterance(f"{self.call_id}-{next(self._streams)}", self.res.tts.sample_rate)
+        started = False
+        try:
+            async for sentence in _with_timeout(sentences(text_chunks), self.cfg.provider_timeout):
+                pcm_chunks = synthesize_cached(self.res.tts, self.res.cache, sentence, self.cfg.tts_cache_ttl)
+                async for pcm in _with_timeout(pcm_chunks, self.cfg.provider_timeout):
+                    if not started:
+                        self._speaking = utterance
+                        self._finished[utterance.stream_id] = asyncio.get_running_loop().create_future()
+                        await self.media.start_playback(utterance.stream_id, utterance.sample_rate, sentence)
+                        started = True
+                    await self.media.send_pcm(pcm)
+                    utterance.add(sentence, len(pcm))
+            if started:
+                await self.media.end_playback(utterance.stream_id)
+                finished = await self._wait_finished(utterance.stream_id, utterance.duration_ms / 1000 + 5)
+                await self._send(Transcript(payload=TranscriptPayload(role="bot", text=utterance.text)))
+                log.info("bot spoke", extra={"stream_id": utterance.stream_id, "played_ms": finished and finished.played_ms})
+        except MediaUnavailable as exc:
+            raise self._media_failed(str(exc)) from None
+        except BaseException:
+            if started and self._interrupted is not utterance:
+                self._finished.pop(utterance.stream_id, None)
+                with contextlib.suppress(MediaUnavailable):
+                    await self.media.stop_playback(utterance.stream_id)
+            raise
+        finally:
+            if self._speaking is utterance and self._interrupted is not utterance:
+                self._speaking = None
+
+    async def _wait_finished(self, stream_id: str, timeout: float) -> PlaybackFinished | None:
+        waiter = self._finished.get(stream_id)
+        if waiter is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            log.warning("no playback_finished for stream", extra={"stream_id": stream_id})
+            return None
+        finally:
+            self._finished.pop(stream_id, None)
+            if self._speaking is not None and self._speaking.stream_id == stream_id:
+                self._speaking = None
+
+    async def _listen(self) -> str:
+        """USER_TURN: caller audio → STT until the end of the utterance; the final transcript."""
+        while True:
+            try:
+                return await self._transcribe_utterance()
+            except (ProviderError, TimeoutError) as exc:
+                await self._provider_failed(exc)
+
+    async def _transcribe_utterance(self) -> str:
+        while not self._caller_frames.empty():
+            self._caller_frames.get_nowait()
+        session = await asyncio.wait_for(
+            self.res.stt.open(self.dialog.expected_phrases()), self.cfg.provider_timeout
+        )
+        try:
+            for frame in list(self._preroll):
+                await session.feed(frame)
+            loop = asyncio.get_running_loop()
+            started = self._caller_speaking
+            deadline = loop.time() + self.cfg.silence_timeout
+            while True:
+                if not started and self._caller_speaking:
+                    started = True
+                    deadline = loop.time() + self.cfg.max_utterance_seconds
+                if started and not self._caller_speaking:
+                    break
+                if loop.time() >= deadline:
+                    break
+                self._speech_changed.clear()
+                frame_wait = asyncio.ensure_future(self._caller_frames.get())
+                change_wait = asyncio.ensure_future(self._speech_changed.wait())
+                await asyncio.wait(
+                    {frame_wait, change_wait},
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                change_wait.cancel()
+                if frame_wait.done():
+                    await session.feed(frame_wait.result())
+                else:
+                    frame_wait.cancel()
+            while not self._caller_frames.empty():
+                await session.feed(self._caller_frames.get_nowait())
+            result = await asyncio.wait_for(session.finish(), self.cfg.provider_timeout)
+        finally:
+            await session.aclose()
+        log.info("caller said", extra={"text": result.text})
+        return result.text
+
+    # --- fallbacks ---------------------------------------------------------------------------------
+
+    async def _provider_failed(self, exc: BaseException) -> None:
+        """The spec's TTS/LLM/STT row: play the filler, log, retry with backoff, or end the call."""
+        self._failures += 1
+        provider = exc.provider if isinstance(exc, ProviderError) else "provider (timeout)"
+        log.error(
+            "provider failed",
+            extra={"provider": provider, "error": str(exc), "failures": self._failures},
+        )
+        await self._play_filler()
+        if self._failures >= self.cfg.provider_attempts:
+            raise CallEnd(CallResult(EndReason.PROVIDER_FAILURE, f"{provider} unavailable"))
+        await asyncio.sleep(self.cfg.provider_backoff * 2 ** (self._failures - 1))
+
+    async def _play_filler(self) -> None:
+        clip: Clip | None = self.res.filler
+        if clip is None:
+            log.error("no filler to play")
+            return
+        stream_id = f"{self.call_id}-filler-{next(self._streams)}"
+        utterance = Utterance(stream_id, clip.sample_rate)
+        utterance.add(clip.text, len(clip.pcm))
+        self._finished[stream_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self.media.start_playback(stream_id, clip.sample_rate, clip.text)
+            await self.media.send_pcm(clip.pcm)
+            await self.media.end_playback(stream_id)
+        except MediaUnavailable as exc:
+            raise self._media_failed(str(exc)) from None
+        await self._wait_finished(stream_id, utterance.duration_ms / 1000 + 5)
+
+
+def _completed() -> CallResult:
+    return CallResult(EndReason.DIALOG_COMPLETED, "dialog completed")
+
+
+async def _with_timeout(chunks: AsyncIterator[Any], timeout: float) -> AsyncIterator[Any]:
+    """Each next chunk must arrive within `timeout` (a hung provider becomes a TimeoutError)."""
+    iterator = aiter(chunks)
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(anext(iterator), timeout)
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+

@@ -1,0 +1,28 @@
+"""TTS with a Redis cache: (provider, voice, rate, text) → PCM. A miss, or a dead Redis, synthesizes."""
+
+import hashlib
+from collections.abc import AsyncIterator
+
+from call_api.cache import RedisCacheManager
+from call_api.providers.base import TextToSpeech
+
+
+def cache_key(tts: TextToSpeech, text: str) -> str:
+    digest = hashlib.sha256(f"{tts.name}|{tts.voice}|{tts.sample_rate}|{text}".encode()).hexdigest()
+    return f"tts:{digest}"
+
+
+async def synthesize_cached(
+    tts: TextToSpeech, cache: RedisCacheManager, text: str, ttl: int
+) -> AsyncIterator[bytes]:
+    key = cache_key(tts, text)
+    cached = await cache.get_bytes(key)
+    if cached:
+        yield cached
+        return
+    chunks: list[bytes] = []
+    async for chunk in tts.synthesize(text):
+        chunks.append(chunk)
+        yield chunk
+    if chunks:
+        await cache.set_bytes(key, b"".join(chunks), ttl=ttl)

@@ -1,0 +1,80 @@
+"""Provider interfaces: async, streaming, cancellable (cancel the consuming task to stop)."""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """A provider failed (unreachable, 5xx, timeout, stream died). `provider` is e.g. "tts"."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+@dataclass(frozen=True)
+class SttResult:
+    text: str
+    final: bool
+
+
+class SttSession(Protocol):
+    """One utterance (or one continuous stream) of caller audio: PCM s16le mono 16 kHz."""
+
+    async def feed(self, pcm: bytes) -> SttResult | None:
+        """Push audio; may return a partial result."""
+        ...
+
+    async def finish(self) -> SttResult:
+        """End of utterance: the final transcript (text may be empty)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class SpeechToText(Protocol):
+    name: str
+
+    async def open(self, phrases: Sequence[str] = ()) -> SttSession:
+        """phrases: what the dialog expects next (a grammar for offline engines, hints for cloud ones)."""
+        ...
+
+
+class TextToSpeech(Protocol):
+    name: str
+    voice: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """PCM s16le mono at `sample_rate`, in chunks, first chunk as early as possible."""
+        ...
+
+    async def check(self) -> None:
+        """Raise ProviderError if the service cannot be reached (the factory's start check)."""
+        ...
+
+
+class Dialog(Protocol):
+    """The "brain" of one call: a scripted scenario or an LLM. One instance per call."""
+
+    def greeting(self) -> AsyncIterator[str]:
+        """The bot's opening, streamed as text chunks."""
+        ...
+
+    def reply(self, caller_text: str) -> AsyncIterator[str]:
+        """The answer to what the caller said, streamed as text chunks (tokens or sentences)."""
+        ...
+
+    def expected_phrases(self) -> Sequence[str]:
+        """What the caller may say next (feeds the STT grammar); empty = free speech."""
+        ...
+
+    def record_heard(self, spoken_text: str) -> None:
+        """After a barge-in: replace the last bot turn in the context by the part actually heard."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """True once the dialog reached its end; the orchestrator hangs up after the last reply."""
+        ...

@@ -1,0 +1,37 @@
+"""gunicorn settings of the call-api: `gunicorn -c gunicorn.conf.py main:app` from services/call-api.
+
+Every value comes from the environment (CALL_API_*, see call_api/settings.py)."""
+
+import multiprocessing
+import os
+
+from call_api.settings import Settings
+
+_settings = Settings()
+
+bind = _settings.bind
+workers = int(os.environ.get("CALL_API_WORKERS") or os.environ.get("WEB_CONCURRENCY") or 0) or (
+    2 * multiprocessing.cpu_count() + 1
+)
+# The spec names uvicorn.workers.UvicornWorker, deprecated in favour of the uvicorn-worker package's
+# uvicorn_worker.UvicornWorker; CallApiWorker extends that one with the graceful drain of calls.
+worker_class = "call_api.worker.CallApiWorker"
+# SIGTERM → drain: calls get DRAIN_GRACE_SECONDS, then a few seconds to say call_ended and close.
+graceful_timeout = int(_settings.drain_grace_seconds) + 10
+timeout = 30
+keepalive = 5
+proc_name = "call-api"
+
+# gunicorn's own logs (master and workers) as the same JSON lines as the app's.
+_level = _settings.log_level.upper()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "voicebot_tracing.logs.JsonFormatter", "service": "call-api"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": _level, "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": _level, "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": _level, "handlers": ["stderr"], "propagate": False},
+    },
+}

@@ -1,0 +1,51 @@
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.callapi import CallApiServer, test_factory
+from tests.support.redis import RedisServer
+
+# Short limits so the bad-input tests run fast; the behaviour is the same at the defaults.
+TEST_ENV = {
+    "CALL_API_CALL_START_TIMEOUT": "1.0",
+    "CALL_API_MAX_ERRORS_PER_CALL": "5",
+    "CALL_API_MAX_FRAME_BYTES": "8192",
+}
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("call-api-logs")
+
+
+@pytest.fixture(scope="session")
+def redis_server(log_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(log_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def echo_api(redis_server: RedisServer, log_dir: Path) -> Iterator[CallApiServer]:
+    """gunicorn, 2 workers, the echo test orchestrator; shared by the tests that do not kill or drain it."""
+    server = CallApiServer(log_dir=log_dir, redis_url=redis_server.url, env=TEST_ENV).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_call_api(redis_server: RedisServer, log_dir: Path) -> Iterator[Callable[..., CallApiServer]]:
+    """Start a dedicated gunicorn (for tests that kill, drain or reconfigure it); stopped afterwards."""
+    started: list[CallApiServer] = []
+
+    def start(factory: str = "create_echo_orchestrator", **env: str) -> CallApiServer:
+        server = CallApiServer(
+            log_dir=log_dir, redis_url=redis_server.url, factory=test_factory(factory), env={**TEST_ENV, **env}
+        )
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()

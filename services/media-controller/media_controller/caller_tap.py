@@ -1,0 +1,124 @@
+"""The caller's audio, tapped: Opus RTP (forwarded by mediasoup to our UDP socket) → reorder →
+decode → 16 kHz PCM in 20 ms frames → call-api, with VAD on every frame."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import av
+from voicebot_protocol.media import CALLER_FRAME_BYTES, CALLER_PCM_RATE
+
+from media_controller.jitter import ReorderBuffer
+from media_controller.opus import OpusDecoder
+from media_controller.rtp import RtpPacket, parse_rtp
+from media_controller.vad import SpeechChange, SpeechDetector
+
+log = logging.getLogger(__name__)
+
+_FLUSH_AFTER = 0.060  # a gap not filled within this is skipped
+
+
+class CallerTap:
+    def __init__(
+        self,
+        detector: SpeechDetector,
+        *,
+        jitter_depth: int,
+        on_frame: Callable[[bytes], None],
+        on_speech: Callable[[SpeechChange], None],
+        logger: logging.LoggerAdapter[logging.Logger] | None = None,
+    ) -> None:
+        self.detector = detector
+        self.jitter_depth = jitter_depth
+        self.on_frame = on_frame
+        self.on_speech = on_speech
+        self.log = logger or log
+        self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
+        self.payload_type: int | None = None
+        self.packets = 0
+        self.rejected = 0
+        self.frames = 0
+        self._ssrc: int | None = None
+        self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer(jitter_depth)
+        self._decoder = OpusDecoder(CALLER_PCM_RATE)
+        self._pcm = bytearray()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._silence_timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def expect(self, source: tuple[str, int], payload_type: int) -> None:
+        """Accept RTP of this payload type from this address (a new consumer: start afresh)."""
+        self.source = source
+        self.payload_type = payload_type
+        self._ssrc = None
+
+    def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr != self.source:
+            self.rejected += 1
+            return
+        packet = parse_rtp(data)
+        if packet is None or packet.payload_type != self.payload_type:
+            return  # RTCP (rtcp-mux) or something that is not our audio
+        if packet.ssrc != self._ssrc:
+            self._restart(packet.ssrc)
+        self.packets += 1
+        self._play(self._reorder.push(packet.sequence, packet))
+        self._schedule_flush()
+
+    def close(self) -> None:
+        for timer in (self._flush_timer, self._silence_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _restart(self, ssrc: int) -> None:
+        self._ssrc = ssrc
+        self._reorder = ReorderBuffer(self.jitter_depth)
+        self._decoder = OpusDecoder(CALLER_PCM_RATE)
+        self._pcm.clear()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._reorder.holding:
+            self._flush_timer = asyncio.get_running_loop().call_later(_FLUSH_AFTER, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        self._play(self._reorder.flush())
+
+    def _play(self, packets: list[RtpPacket]) -> None:
+        for packet in packets:
+            try:
+                self._pcm += self._decoder.decode(packet.payload)
+            except (av.error.FFmpegError, ValueError) as exc:
+                self.log.debug("dropping an undecodable caller packet", extra={"error": str(exc)})
+                continue
+        now_ms = time.monotonic() * 1000
+        while len(self._pcm) >= CALLER_FRAME_BYTES:
+            frame = bytes(self._pcm[:CALLER_FRAME_BYTES])
+            del self._pcm[:CALLER_FRAME_BYTES]
+            self.frames += 1
+            self.on_frame(frame)
+            change = self.detector.feed(frame, now_ms)
+            if change is not None:
+                self.on_speech(change)
+        self._watch_silence()
+
+    def _watch_silence(self) -> None:
+        """While the caller speaks, end the speech by the clock if their audio stops arriving."""
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+            self._silence_timer = None
+        if self.detector.speaking:
+            delay = self.detector.hangover_ms / 1000 + 0.020
+            self._silence_timer = asyncio.get_running_loop().call_later(delay, self._silence_elapsed)
+
+    def _silence_elapsed(self) -> None:
+        self._silence_timer = None
+        change = self.detector.timeout(time.monotonic() * 1000)
+        if change is not None:
+            self.on_speech(change)

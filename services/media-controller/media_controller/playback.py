@@ -1,0 +1,164 @@
+"""Bot audio playback: PCM in → Opus → RTP paced at 20 ms on a monotonic schedule.
+
+One stream plays at a time; a new playback_start preempts the current stream (it finishes with
+stopped=true). `stop()` is synchronous, so once it returns no packet of that stream leaves."""
+
+import asyncio
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from media_controller.opus import OpusEncoder
+from media_controller.rtp_sender import RtpSender
+
+FRAME_SECONDS = 0.020
+_MAX_LATE = 0.100  # further behind schedule than this (loop stall, slow TTS): restart the schedule
+
+log = logging.getLogger(__name__)
+
+
+class PlaybackState(enum.Enum):
+    WAITING = "waiting"  # opened, no packet sent yet
+    PLAYING = "playing"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+_ALLOWED: dict[PlaybackState, set[PlaybackState]] = {
+    PlaybackState.WAITING: {PlaybackState.PLAYING, PlaybackState.FINISHED, PlaybackState.STOPPED},
+    PlaybackState.PLAYING: {PlaybackState.FINISHED, PlaybackState.STOPPED},
+    PlaybackState.FINISHED: set(),
+    PlaybackState.STOPPED: set(),
+}
+
+
+class Playback:
+    def __init__(self, stream_id: str, sample_rate: int, bitrate: int) -> None:
+        self.stream_id = stream_id
+        self.sample_rate = sample_rate
+        self.state = PlaybackState.WAITING
+        self.encoder = OpusEncoder(sample_rate, bitrate)
+        self.packets: deque[bytes] = deque()
+        self.input_ended = False
+        self.packets_sent = 0
+        self.barge_in_reported = False
+        self.more = asyncio.Event()  # new packets queued, or input ended
+
+    def move(self, new: PlaybackState) -> None:
+        if new not in _ALLOWED[self.state]:
+            raise RuntimeError(f"playback {self.stream_id}: {self.state.value} → {new.value} is not allowed")
+        self.state = new
+
+    @property
+    def done(self) -> bool:
+        return self.state in (PlaybackState.FINISHED, PlaybackState.STOPPED)
+
+    @property
+    def played_ms(self) -> int:
+        return round(self.packets_sent * FRAME_SECONDS * 1000)
+
+
+PlaybackCallback = Callable[[Playback], None]
+
+
+class Player:
+    """Plays streams into the bot producer. Callbacks: first packet sent; stream finished or stopped."""
+
+    def __init__(
+        self, sender: RtpSender, *, bitrate: int, on_started: PlaybackCallback, on_finished: PlaybackCallback
+    ) -> None:
+        self.sender = sender
+        self.bitrate = bitrate
+        self.on_started = on_started
+        self.on_finished = on_finished
+        self.current: Playback | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> Playback | None:
+        """The stream whose audio is being sent (None between streams or before the first packet)."""
+        current = self.current
+        return current if current is not None and current.state is PlaybackState.PLAYING else None
+
+    def start(self, stream_id: str, sample_rate: int) -> Playback:
+        if self.current is not None and not self.current.done:
+            self.stop(None)
+        playback = Playback(stream_id, sample_rate, self.bitrate)
+        self.current = playback
+        self._task = asyncio.create_task(self._pace(playback), name=f"playback-{stream_id}")
+        return playback
+
+    def feed(self, pcm: bytes) -> bool:
+        """PCM for the open stream; False if there is none accepting input (the data is dropped)."""
+        playback = self.current
+        if playback is None or playback.done or playback.input_ended:
+            return False
+        packets = playback.encoder.encode(pcm)
+        if packets:
+            playback.packets.extend(packets)
+            playback.more.set()
+        return True
+
+    def end(self, stream_id: str) -> bool:
+        playback = self.current
+        if playback is None or playback.stream_id != stream_id or playback.done or playback.input_ended:
+            return False
+        playback.packets.extend(playback.encoder.flush())
+        playback.input_ended = True
+        playback.more.set()
+        return True
+
+    def stop(self, stream_id: str | None) -> Playback | None:
+        """Stop the current stream (if it is `stream_id`, or any when None) at once."""
+        playback = self.current
+        if playback is None or playback.done or (stream_id is not None and playback.stream_id != stream_id):
+            return None
+        playback.move(PlaybackState.STOPPED)
+        playback.packets.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.on_finished(playback)
+        return playback
+
+    def close(self) -> None:
+        self.stop(None)
+        self.sender.close()
+
+    async def _pace(self, playback: Playback) -> None:
+        due: float | None = None  # monotonic time the next packet is due
+        resume = True
+        try:
+            while True:
+                if not playback.packets:
+                    if playback.input_ended:
+                        break
+                    playback.more.clear()
+                    await playback.more.wait()
+                    continue
+                now = time.monotonic()
+                if due is None or now - due > _MAX_LATE:
+                    if due is not None:
+                        resume = True
+                    due = now
+                elif due > now:
+                    await asyncio.sleep(due - now)
+                    continue  # re-check: the stream may have been stopped or preempted meanwhile
+                if playback.done:
+                    return
+                self.sender.send(playback.packets.popleft(), resume=resume)
+                resume = False
+                playback.packets_sent += 1
+                due += FRAME_SECONDS
+                if playback.state is PlaybackState.WAITING:
+                    playback.move(PlaybackState.PLAYING)
+                    self.on_started(playback)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("playback failed", extra={"stream_id": playback.stream_id})
+        if not playback.done:
+            playback.move(PlaybackState.FINISHED)
+            self.on_finished(playback)

@@ -1,0 +1,52 @@
+"""Caller speech detection on 20 ms frames of 16 kHz PCM with webrtcvad.
+
+Speech starts after `onset_frames` consecutive voiced frames (reported at the arrival time of the
+first one) and ends after `hangover_ms` without a voiced frame (reported at the last voiced one's)."""
+
+from dataclasses import dataclass
+
+import webrtcvad
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechChange:
+    speaking: bool
+    at_ms: float  # monotonic ms: onset of the speech, or end of its last voiced frame
+    detected_ms: float  # monotonic ms when the detector decided
+
+
+class SpeechDetector:
+    def __init__(self, aggressiveness: int = 2, onset_frames: int = 3, hangover_ms: int = 400) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self.onset_frames = onset_frames
+        self.hangover_ms = hangover_ms
+        self.speaking = False
+        self._run = 0  # consecutive voiced frames
+        self._run_start_ms = 0.0
+        self._last_voiced_end_ms = 0.0
+
+    def feed(self, frame: bytes, at_ms: float, sample_rate: int = 16000) -> SpeechChange | None:
+        """`at_ms`: monotonic ms at which this frame arrived."""
+        voiced = self._vad.is_speech(frame, sample_rate)
+        if voiced:
+            if self._run == 0:
+                self._run_start_ms = at_ms
+            self._run += 1
+            self._last_voiced_end_ms = at_ms
+            if not self.speaking and self._run >= self.onset_frames:
+                self.speaking = True
+                return SpeechChange(True, self._run_start_ms, at_ms)
+            return None
+        self._run = 0
+        if self.speaking and at_ms - self._last_voiced_end_ms >= self.hangover_ms:
+            self.speaking = False
+            return SpeechChange(False, self._last_voiced_end_ms, at_ms)
+        return None
+
+    def timeout(self, now_ms: float) -> SpeechChange | None:
+        """No audio at all for a while (the sender stopped, or DTX): end speech by the clock."""
+        if self.speaking and now_ms - self._last_voiced_end_ms >= self.hangover_ms:
+            self.speaking = False
+            self._run = 0
+            return SpeechChange(False, self._last_voiced_end_ms, now_ms)
+        return None
