@@ -27,11 +27,11 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e services/call-api -e services/media-controller)
+PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim)
 install_python() {
   local stamp=".venv/.setup-stamp"
   local want
-  want="$(cat constraints.txt requirements-dev.txt libs/*/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)"
+  want="$(cat constraints.txt requirements-dev.txt libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then log "python venv: up to date"; return; fi
   log "python venv: installing"
   [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -28,7 +28,9 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "voicebot_tracing.logs.JsonFormatter", "service": "call-api"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    },
     "root": {"level": _level, "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": _level, "handlers": ["stderr"], "propagate": False},

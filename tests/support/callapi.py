@@ -14,7 +14,7 @@ CALL_API_DIR = REPO_ROOT / "services" / "call-api"
 TEST_FACTORIES = "call_api.orchestrator.testing"
 
 
-def test_factory(name: str) -> str:
+def factory_path(name: str) -> str:
     return f"{TEST_FACTORIES}:{name}"
 
 
@@ -40,7 +40,7 @@ class CallApiServer:
         *,
         log_dir: Path,
         redis_url: str,
-        factory: str = test_factory("create_echo_orchestrator"),
+        factory: str = factory_path("create_echo_orchestrator"),
         workers: int = 2,
         env: dict[str, str] | None = None,
         port: int | None = None,
@@ -118,7 +118,9 @@ class CallApiServer:
         wait_until(logged, timeout, f"log line {message!r} of call {call_id}")
         return found[0]
 
-    async def log_record(self, message: str, call_id: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    async def log_record(
+        self, message: str, call_id: str | None = None, timeout: float = 5.0
+    ) -> dict[str, Any]:
         """wait_record for async tests: waits in a thread so the test's event loop keeps running."""
         import asyncio
 
@@ -185,10 +187,14 @@ async def connect(url: str, headers: dict[str, str] | None = None) -> Any:
     """A WebSocket to the call-api; proxy=None: never through an HTTP proxy from the environment."""
     import websockets
 
-    return await websockets.connect(url, additional_headers=headers or {}, open_timeout=10, max_size=None, proxy=None)
+    return await websockets.connect(
+        url, additional_headers=headers or {}, open_timeout=10, max_size=None, proxy=None
+    )
 
 
-async def open_call(url: str, call_id: str, headers: dict[str, str] | None = None, **initial_vars: Any) -> Any:
+async def open_call(
+    url: str, call_id: str, headers: dict[str, str] | None = None, **initial_vars: Any
+) -> Any:
     """Connect, send call_start, return the socket once call_accepted arrived (AssertionError otherwise)."""
     ws = await connect(url, headers)
     await ws.send(call_start(call_id, **initial_vars))

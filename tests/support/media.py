@@ -78,6 +78,10 @@ class MediaStack:
         with urllib.request.urlopen(self.controller_url + path, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def text(self, path: str) -> str:
+        with urllib.request.urlopen(self.controller_url + path, timeout=5) as resp:
+            return str(resp.read().decode())
+
     def worker_pids(self) -> list[int]:
         """The mediasoup workers' pids (the service's stats, through the controller)."""
         return [int(w["pid"]) for w in self.get("/v1/stats")["workers"]]
@@ -113,6 +117,36 @@ def _start_service(log_dir: Path, secret: str, port: int, timeout: float, worker
     return proc
 
 
+def start_controller(
+    service_port: int,
+    secret: str,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    name: str = "media-controller",
+) -> tuple[Proc, int]:
+    """A media-controller connected to the mediasoup service on service_port; returns it and its port."""
+    controller_env = {
+        "MEDIA_CONTROLLER_PORT": "0",
+        "MEDIA_CONTROLLER_MEDIASOUP_URL": f"ws://127.0.0.1:{service_port}/",
+        "MEDIA_CONTROLLER_MEDIASOUP_SECRET": secret,
+        "MEDIA_CONTROLLER_LOG_LEVEL": "INFO",
+        **(env or {}),
+    }
+    controller = Proc(
+        name, [str(VENV_BIN / "python"), "-m", "media_controller"], log_dir=log_dir, env=controller_env
+    )
+    controller.start()
+    try:
+        port = _listening_port(controller, timeout)
+        controller.wait_ready(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout)
+    except BaseException:
+        controller.stop()
+        raise
+    return controller, port
+
+
 def start_media_stack(
     tmp_path: Path, *, workers: int = 1, controller_env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> MediaStack:
@@ -121,21 +155,11 @@ def start_media_stack(
     secret = secrets.token_hex(16)
     service = _start_service(log_dir, secret, 0, timeout, workers)
     service_port = _listening_port(service, 1)
-    env = {
-        "MEDIA_CONTROLLER_PORT": "0",
-        "MEDIA_CONTROLLER_MEDIASOUP_URL": f"ws://127.0.0.1:{service_port}/",
-        "MEDIA_CONTROLLER_MEDIASOUP_SECRET": secret,
-        "MEDIA_CONTROLLER_LOG_LEVEL": "INFO",
-        **(controller_env or {}),
-    }
-    controller = Proc(
-        "media-controller", [str(VENV_BIN / "python"), "-m", "media_controller"], log_dir=log_dir, env=env
-    ).start()
     try:
-        port = _listening_port(controller, timeout)
-        controller.wait_ready(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout)
+        controller, port = start_controller(
+            service_port, secret, log_dir, env=controller_env, timeout=timeout
+        )
     except BaseException:
-        controller.stop()
         service.stop()
         raise
     return MediaStack(service, controller, service_port, port, secret, log_dir)
@@ -188,9 +212,16 @@ def best_correlation(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float,
 # --- the gateway's RTP ------------------------------------------------------------------------
 
 
-def caller_rtp_parameters(ssrc: int, payload_type: int = OPUS_PT) -> dict[str, Any]:
-    """The `produce` rtp_parameters of a gateway sending Opus RTP with this SSRC."""
-    return {
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+AUDIO_LEVEL_EXT_ID = 1
+
+
+def caller_rtp_parameters(
+    ssrc: int, payload_type: int = OPUS_PT, *, audio_level: bool = False
+) -> dict[str, Any]:
+    """The `produce` rtp_parameters of a gateway sending Opus RTP with this SSRC (and, with
+    audio_level, the RFC 6464 header extension mediasoup's AudioLevelObserver reads)."""
+    parameters: dict[str, Any] = {
         "codecs": [
             {
                 "mimeType": "audio/opus",
@@ -202,6 +233,9 @@ def caller_rtp_parameters(ssrc: int, payload_type: int = OPUS_PT) -> dict[str, A
         ],
         "encodings": [{"ssrc": ssrc}],
     }
+    if audio_level:
+        parameters["headerExtensions"] = [{"uri": AUDIO_LEVEL_URI, "id": AUDIO_LEVEL_EXT_ID}]
+    return parameters
 
 
 def opus_packets(pcm: bytes, rate: int) -> list[bytes]:
@@ -245,6 +279,7 @@ class RtpOpusSender:
         self.sequence = 1000
         self.timestamp = 0
         self.sent_at: list[float] = []  # monotonic time of every packet sent
+        self.audio_level: int | None = None  # set: every packet claims this level (-dBov, 0..127)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
 
@@ -255,21 +290,36 @@ class RtpOpusSender:
     async def send_silence(self, seconds: float) -> float:
         return await self.send_pcm(bytes(int(16000 * seconds) * 2), 16000)
 
-    async def send_packets(self, packets: list[bytes], *, realtime: bool = True) -> float:
+    async def send_packets(
+        self, packets: list[bytes], *, realtime: bool = True, order: list[int] | None = None
+    ) -> float:
+        """`order`: the indexes of `packets` in the order they go out (to test reordering and loss);
+        sequence numbers and timestamps stay those of the index."""
         first = time.monotonic()
-        for index, payload in enumerate(packets):
+        base_sequence, base_timestamp = self.sequence, self.timestamp
+        for slot, index in enumerate(order if order is not None else range(len(packets))):
             if realtime:
-                delay = first + index * 0.020 - time.monotonic()
+                delay = first + slot * 0.020 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            header = _RTP.pack(
-                0x80, self.payload_type, self.sequence & 0xFFFF, self.timestamp & 0xFFFFFFFF, self.ssrc
-            )
-            self._sock.sendto(header + payload, self.address)
+            self.sequence, self.timestamp = base_sequence + index, base_timestamp + 960 * index
+            self._sock.sendto(self._header() + packets[index], self.address)
             self.sent_at.append(time.monotonic())
-            self.sequence += 1
-            self.timestamp += 960
+        self.sequence, self.timestamp = base_sequence + len(packets), base_timestamp + 960 * len(packets)
         return first
+
+    def _header(self) -> bytes:
+        extended = self.audio_level is not None
+        header = _RTP.pack(
+            0x90 if extended else 0x80,
+            self.payload_type,
+            self.sequence & 0xFFFF,
+            self.timestamp & 0xFFFFFFFF,
+            self.ssrc,
+        )
+        if self.audio_level is not None:  # one-byte header extension (RFC 8285), voice activity bit set
+            header += struct.pack("!HHBBxx", 0xBEDE, 1, AUDIO_LEVEL_EXT_ID << 4, 0x80 | self.audio_level)
+        return header
 
     def close(self) -> None:
         self._sock.close()
@@ -389,7 +439,9 @@ class GatewayLegs:
         self.receiver.close()
 
 
-async def connect_gateway(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> GatewayLegs:
+async def connect_gateway(
+    signal: Signal, *, caller_ssrc: int = 0x5EED_0001, audio_level: bool = False
+) -> GatewayLegs:
     """Run the mediasoup_request methods a gateway needs, through `signal` (e.g. MediaSession.signal)."""
     caller = await signal("createPlainTransport", {"comedia": True})
     produced = await signal(
@@ -397,7 +449,7 @@ async def connect_gateway(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> 
         {
             "transport_id": caller["transport_id"],
             "kind": "audio",
-            "rtp_parameters": caller_rtp_parameters(caller_ssrc),
+            "rtp_parameters": caller_rtp_parameters(caller_ssrc, audio_level=audio_level),
         },
     )
     receiver = await RtpOpusReceiver.open()

@@ -1,5 +1,6 @@
 """The call-api ASGI application: `create_app()` (main.py serves it as `main:app`)."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,21 @@ from call_api.telemetry import SERVICE_NAME, instrument_app, setup_process_traci
 
 log = logging.getLogger(__name__)
 
+FACTORY_HOOK_TIMEOUT_SECONDS = 30.0
+
+
+async def run_factory_hook(factory: object, name: str) -> None:
+    """A factory may carry `startup` / `shutdown` coroutine functions, run once per worker process.
+    A failing startup is logged, not fatal: the factory then refuses calls with call_failed."""
+    hook = getattr(factory, name, None)
+    if hook is None:
+        return
+    try:
+        async with asyncio.timeout(FACTORY_HOOK_TIMEOUT_SECONDS):
+            await hook()
+    except Exception:  # includes the timeout: a worker that never boots helps nobody
+        log.exception("orchestrator factory %s hook failed", name)
+
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastAPI:
     settings = settings or Settings()
@@ -27,17 +43,22 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Runs in each worker after the fork: one Redis client and one tracer provider per process.
         setup_process_tracing(settings)
-        app.state.factory = load_factory(settings.orchestrator_factory)
+        factory = load_factory(settings.orchestrator_factory)
+        app.state.factory = factory
         cache = RedisCacheManager(settings.redis_url)
         app.state.cache = cache
-        app.state.registry = CallRegistry(cache, ttl_seconds=settings.call_ttl_seconds, instance=settings.instance)
+        app.state.registry = CallRegistry(
+            cache, ttl_seconds=settings.call_ttl_seconds, instance=settings.instance
+        )
         log.info(
             "call-api worker ready",
             extra={"instance": settings.instance, "factory": settings.orchestrator_factory},
         )
+        await run_factory_hook(factory, "startup")
         try:
             yield
         finally:
+            await run_factory_hook(factory, "shutdown")
             await cache.aclose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)

@@ -10,9 +10,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -41,19 +41,27 @@ class RedisCacheManager:
         timeout: float = 0.3,
         breaker_seconds: float = 1.0,
         warn_interval: float = 10.0,
+        max_connections: int = 64,
+        pool_timeout: float = 1.0,
     ) -> None:
         self.url = url
         self._timeout = timeout
+        # Bound of a whole command: waiting for a pooled connection, connecting, one retry.
+        self._command_timeout = pool_timeout + 3 * timeout
         self._breaker_seconds = breaker_seconds
         self._warn_interval = warn_interval
-        # One immediate retry hides a pooled connection that went stale while Redis restarted;
-        # against a dead Redis it costs one more refused connect, i.e. nothing.
-        self._client: Redis = Redis.from_url(
+        # A blocking pool: a burst of calls waits (briefly) for a free connection instead of failing
+        # with "too many connections". One immediate retry hides a pooled connection that went stale
+        # while Redis restarted; against a dead Redis it costs one more refused connect, i.e. nothing.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
+        self._client: Redis = Redis(connection_pool=pool)
         self.degraded = False
         self._skip_until = 0.0
         self._degraded_since = 0.0
@@ -64,11 +72,19 @@ class RedisCacheManager:
 
     async def get_bytes(self, key: str) -> bytes | None:
         """The value, or None if the key is missing or Redis is unavailable."""
-        return await self._run("get", key, lambda: self._client.get(key))
+
+        async def get() -> bytes | None:
+            return cast(bytes | None, await self._client.get(key))
+
+        return await self._run("get", key, get)
 
     async def set_bytes(self, key: str, value: bytes | str, ttl: float | None = None) -> bool | None:
         px = _ttl_ms(ttl) if ttl is not None else None
-        return await self._run("set", key, lambda: self._client.set(key, value, px=px))
+
+        async def set_value() -> bool:
+            return bool(await self._client.set(key, value, px=px))
+
+        return await self._run("set", key, set_value)
 
     async def get_json(self, key: str) -> Any | None:
         raw = await self.get_bytes(key)
@@ -116,7 +132,7 @@ class RedisCacheManager:
 
     async def aclose(self) -> None:
         try:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
         except Exception:  # closing a client of a dead Redis may fail; nothing is lost
             log.debug("redis client close failed", exc_info=True)
 
@@ -128,8 +144,7 @@ class RedisCacheManager:
             self._suppressed += 1
             return None
         try:
-            # The socket timeouts bound each read/connect; this bounds the whole command (+1 retry).
-            async with asyncio.timeout(self._timeout * 3):
+            async with asyncio.timeout(self._command_timeout):
                 result = await command()
         except Exception as exc:
             self._failed(op, key, exc)

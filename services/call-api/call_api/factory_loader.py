@@ -1,6 +1,7 @@
 """Load the orchestrator factory named by CALL_API_ORCHESTRATOR_FACTORY ("package.module:attribute")."""
 
 import importlib
+from typing import cast
 
 from call_api.orchestrator.base import OrchestratorFactory
 
@@ -20,4 +21,4 @@ def load_factory(dotted_path: str) -> OrchestratorFactory:
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise FactoryLoadError(f"{dotted_path!r} is not a callable orchestrator factory")
-    return factory  # type: ignore[no-any-return]
+    return cast(OrchestratorFactory, factory)

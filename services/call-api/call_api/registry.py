@@ -57,7 +57,7 @@ class CallRegistry:
             self._forget(call_id)
             return False
         if claimed is None:
-            log.warning("call_id claimed on this worker only (redis unavailable)")
+            log.info("call_id claimed on this worker only (redis unavailable)")
         return True
 
     async def refresh(self, call_id: str, token: str) -> None:

@@ -101,7 +101,9 @@ class CallSession:
         claimed = False
         try:
             if self.registry.draining:
-                await self._refuse(FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER)
+                await self._refuse(
+                    FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER
+                )
                 return
             start = await self._receive_call_start()
             if start is None:
@@ -119,12 +121,16 @@ class CallSession:
                 attributes={"call.id": self.call_id, "call_api.instance": self.settings.instance},
             ):
                 if self.registry.draining:
-                    await self._refuse(FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER)
+                    await self._refuse(
+                        FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER
+                    )
                     return
                 claimed = await self.registry.claim(self.call_id, self, self.token)
                 if not claimed:
                     await self._refuse(
-                        FailureCode.DUPLICATE_CALL, f"call {self.call_id} is already active", CloseCode.DUPLICATE_CALL
+                        FailureCode.DUPLICATE_CALL,
+                        f"call {self.call_id} is already active",
+                        CloseCode.DUPLICATE_CALL,
                     )
                     return
                 orchestrator = await self._create_orchestrator(start.payload.initial_vars)
@@ -166,7 +172,9 @@ class CallSession:
                 raw = await self._receive_frame()
         except TimeoutError:
             await self._refuse(
-                FailureCode.CALL_START_TIMEOUT, f"no call_start within {timeout:g}s", CloseCode.CALL_START_TIMEOUT
+                FailureCode.CALL_START_TIMEOUT,
+                f"no call_start within {timeout:g}s",
+                CloseCode.CALL_START_TIMEOUT,
             )
             return None
         if raw is None:
@@ -194,7 +202,9 @@ class CallSession:
         try:
             return await self.factory(self.call_id, self.trace_id, dict(initial_vars))
         except OrchestratorStartError as exc:
-            log.warning("orchestrator factory refused the call", extra={"reason": exc.reason, "code": exc.code})
+            log.warning(
+                "orchestrator factory refused the call", extra={"reason": exc.reason, "code": exc.code}
+            )
             await self._refuse(exc.code, exc.reason, CloseCode.ORCHESTRATOR_FAILED)
         except Exception:
             log.exception("orchestrator factory crashed")
@@ -242,7 +252,7 @@ class CallSession:
         await self._end(reason, message)
 
     async def _incoming(self) -> AsyncIterator[ClientMessage]:
-        """websocket_in: valid messages only; bad frames are answered here and never reach the orchestrator."""
+        """websocket_in: valid messages only; bad frames are answered here, never reach the orchestrator."""
         while not self._end_requested.is_set():
             raw = await self._receive_frame()
             if raw is None:
@@ -277,7 +287,9 @@ class CallSession:
             async with asyncio.timeout(self.settings.orchestrator_close_timeout):
                 await orchestrator.aclose()
         except TimeoutError:
-            log.error("orchestrator aclose timed out", extra={"timeout_s": self.settings.orchestrator_close_timeout})
+            log.error(
+                "orchestrator aclose timed out", extra={"timeout_s": self.settings.orchestrator_close_timeout}
+            )
         except Exception:
             log.exception("orchestrator aclose failed")
 
@@ -321,7 +333,9 @@ class CallSession:
     async def _refuse(self, code: FailureCode | str, reason: str, close_code: CloseCode) -> None:
         """Before acceptance: call_failed, then close."""
         self.lifecycle.advance(CallState.ENDING)
-        log.info("call refused", extra={"failure_code": str(code), "reason": reason, "close_code": int(close_code)})
+        log.info(
+            "call refused", extra={"failure_code": str(code), "reason": reason, "close_code": int(close_code)}
+        )
         await self.send(CallFailed(reason=reason, code=str(code)))
         await self._close(close_code, str(code))
 

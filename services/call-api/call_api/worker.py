@@ -29,7 +29,10 @@ class DrainingServer(Server):
 class CallApiWorker(UvicornWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         settings = Settings()
-        self.CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "ws_max_size": settings.transport_max_message_bytes}
+        self.CONFIG_KWARGS = {
+            **UvicornWorker.CONFIG_KWARGS,
+            "ws_max_size": settings.transport_max_message_bytes,
+        }
         super().__init__(*args, **kwargs)
 
     async def _serve(self) -> None:

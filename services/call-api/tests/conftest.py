@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.callapi import CallApiServer, test_factory
+from tests.support.callapi import CallApiServer, factory_path
 from tests.support.redis import RedisServer
 
 # Short limits so the bad-input tests run fast; the behaviour is the same at the defaults.
@@ -41,7 +41,10 @@ def start_call_api(redis_server: RedisServer, log_dir: Path) -> Iterator[Callabl
 
     def start(factory: str = "create_echo_orchestrator", **env: str) -> CallApiServer:
         server = CallApiServer(
-            log_dir=log_dir, redis_url=redis_server.url, factory=test_factory(factory), env={**TEST_ENV, **env}
+            log_dir=log_dir,
+            redis_url=redis_server.url,
+            factory=factory_path(factory),
+            env={**TEST_ENV, **env},
         )
         started.append(server)
         return server.start()

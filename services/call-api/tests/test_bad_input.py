@@ -42,19 +42,32 @@ FIRST_FRAME_CASES: list[tuple[str, Any, str, int]] = [
     ),
     (
         "bad_initial_vars",
-        json.dumps({"event": "call_start", "payload": {"call_id": "x", "initial_vars": {"a": {"nested": 1}}}}),
+        json.dumps(
+            {"event": "call_start", "payload": {"call_id": "x", "initial_vars": {"a": {"nested": 1}}}}
+        ),
         "invalid_message",
         1008,
     ),
     ("binary", b"\x00\x01binary", "binary_frame", 1003),
     ("not_call_start_first", mediasoup_request(1), "unexpected_event", 1008),
     ("terminated_first", CALL_TERMINATED, "unexpected_event", 1008),
-    ("too_large", json.dumps({"event": "call_start", "payload": {"call_id": "x", "pad": "a" * MAX_FRAME}}), "frame_too_large", 1009),
+    (
+        "too_large",
+        json.dumps({"event": "call_start", "payload": {"call_id": "x", "pad": "a" * MAX_FRAME}}),
+        "frame_too_large",
+        1009,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("frame", "error_code", "close_code"), [c[1:] for c in FIRST_FRAME_CASES], ids=[c[0] for c in FIRST_FRAME_CASES])
-async def test_bad_first_frame_is_refused(echo_api: CallApiServer, frame: Any, error_code: str, close_code: int) -> None:
+@pytest.mark.parametrize(
+    ("frame", "error_code", "close_code"),
+    [c[1:] for c in FIRST_FRAME_CASES],
+    ids=[c[0] for c in FIRST_FRAME_CASES],
+)
+async def test_bad_first_frame_is_refused(
+    echo_api: CallApiServer, frame: Any, error_code: str, close_code: int
+) -> None:
     ws = await connect(echo_api.ws_url)
     await ws.send(frame)
     failed = await recv_json(ws)
@@ -69,7 +82,11 @@ async def test_no_call_start_within_the_timeout(echo_api: CallApiServer) -> None
     ws = await connect(echo_api.ws_url)
     started = time.monotonic()
     failed = await recv_json(ws, timeout=5.0)
-    assert failed == {"event": "call_failed", "reason": "no call_start within 1s", "code": "call_start_timeout"}
+    assert failed == {
+        "event": "call_failed",
+        "reason": "no call_start within 1s",
+        "code": "call_start_timeout",
+    }
     assert 0.9 <= time.monotonic() - started < 3.0
     assert await expect_close(ws) == (4408, "call_start_timeout")
 
@@ -101,7 +118,9 @@ MID_CALL_CASES: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("frame", "error_code"), [c[1:] for c in MID_CALL_CASES], ids=[c[0] for c in MID_CALL_CASES])
+@pytest.mark.parametrize(
+    ("frame", "error_code"), [c[1:] for c in MID_CALL_CASES], ids=[c[0] for c in MID_CALL_CASES]
+)
 async def test_bad_frame_mid_call_gets_an_error_and_the_call_goes_on(
     echo_api: CallApiServer, frame: Any, error_code: str
 ) -> None:
@@ -131,7 +150,9 @@ async def test_too_many_bad_frames_end_the_call(echo_api: CallApiServer) -> None
     await echo_api.log_record("test orchestrator closed", call_id)
 
 
-async def test_frame_over_the_transport_cap_mid_call_closes_1009_and_cleans_up(echo_api: CallApiServer) -> None:
+async def test_frame_over_the_transport_cap_mid_call_closes_1009_and_cleans_up(
+    echo_api: CallApiServer,
+) -> None:
     call_id = new_call_id()
     ws = await open_call(echo_api.ws_url, call_id)
     await ws.send("x" * (TRANSPORT_CAP + 1))

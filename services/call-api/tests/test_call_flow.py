@@ -28,11 +28,17 @@ def redis_client(server: RedisServer) -> redis.Redis:
     return redis.Redis.from_url(server.url, socket_timeout=2)
 
 
-async def test_happy_path_spec_shapes_and_clean_end(echo_api: CallApiServer, redis_server: RedisServer) -> None:
+async def test_happy_path_spec_shapes_and_clean_end(
+    echo_api: CallApiServer, redis_server: RedisServer
+) -> None:
     call_id = new_call_id()
     ws = await connect(echo_api.ws_url)
     assert ws.response.headers["X-Call-Api-Instance"] == echo_api.instance
-    await ws.send(json.dumps({"event": "call_start", "payload": {"call_id": call_id, "initial_vars": {"contact_name": "Ann"}}}))
+    await ws.send(
+        json.dumps(
+            {"event": "call_start", "payload": {"call_id": call_id, "initial_vars": {"contact_name": "Ann"}}}
+        )
+    )
 
     accepted = await recv_json(ws)
     assert accepted["event"] == "call_accepted"
@@ -44,7 +50,12 @@ async def test_happy_path_spec_shapes_and_clean_end(echo_api: CallApiServer, red
     greeting = await recv_json(ws)
     assert greeting == {
         "event": "play_audio",
-        "payload": {"stream_id": f"{call_id}:greeting", "rtp_port": 40000, "codec": "opus", "text": "Hello, Ann"},
+        "payload": {
+            "stream_id": f"{call_id}:greeting",
+            "rtp_port": 40000,
+            "codec": "opus",
+            "text": "Hello, Ann",
+        },
     }
 
     token = redis_client(redis_server).get(active_call_key(call_id))
@@ -54,9 +65,17 @@ async def test_happy_path_spec_shapes_and_clean_end(echo_api: CallApiServer, red
     answer = await recv_json(ws)
     assert answer == {
         "event": "mediasoup_response",
-        "payload": {"request_id": 7, "ok": True, "data": {"method": "transport.createWebRtc", "echo": {"direction": "send"}}},
+        "payload": {
+            "request_id": 7,
+            "ok": True,
+            "data": {"method": "transport.createWebRtc", "echo": {"direction": "send"}},
+        },
     }
-    await ws.send(json.dumps({"event": "playback_ack", "payload": {"stream_id": f"{call_id}:greeting", "played_ms": 900}}))
+    await ws.send(
+        json.dumps(
+            {"event": "playback_ack", "payload": {"stream_id": f"{call_id}:greeting", "played_ms": 900}}
+        )
+    )
 
     await ws.send(CALL_TERMINATED)
     assert await expect_close(ws) == (1000, "call_terminated")
@@ -96,7 +115,9 @@ async def test_trace_id_header_wins_and_is_normalized(echo_api: CallApiServer) -
 async def test_trace_id_from_call_start_when_no_header(echo_api: CallApiServer) -> None:
     ws = await connect(echo_api.ws_url)
     trace_id = "abcdefabcdefabcdefabcdefabcdef12"
-    await ws.send(json.dumps({"event": "call_start", "payload": {"call_id": new_call_id(), "trace_id": trace_id}}))
+    await ws.send(
+        json.dumps({"event": "call_start", "payload": {"call_id": new_call_id(), "trace_id": trace_id}})
+    )
     assert (await recv_json(ws))["payload"]["trace_id"] == trace_id
     await ws.close()
 
@@ -120,13 +141,21 @@ async def test_orchestrator_result_ends_the_call(echo_api: CallApiServer) -> Non
     ws = await open_call(echo_api.ws_url, new_call_id())
     await recv_json(ws)  # greeting
     await ws.send(mediasoup_request(1, "test.hangup"))
-    assert await recv_json(ws) == {"event": "call_ended", "reason": "dialog completed", "code": "dialog_completed"}
+    assert await recv_json(ws) == {
+        "event": "call_ended",
+        "reason": "dialog completed",
+        "code": "dialog_completed",
+    }
     assert await expect_close(ws) == (1000, "dialog_completed")
 
     ws = await open_call(echo_api.ws_url, new_call_id())
     await recv_json(ws)
     await ws.send(mediasoup_request(1, "test.media_failure"))
-    assert await recv_json(ws) == {"event": "call_ended", "reason": "media server lost", "code": "media_failure"}
+    assert await recv_json(ws) == {
+        "event": "call_ended",
+        "reason": "media server lost",
+        "code": "media_failure",
+    }
     assert await expect_close(ws) == (4502, "media_failure")
 
 
@@ -138,7 +167,11 @@ async def test_orchestrator_crash_ends_only_that_call(echo_api: CallApiServer) -
     ws = await open_call(echo_api.ws_url, call_id)
     await recv_json(ws)
     await ws.send(mediasoup_request(1, "test.crash"))
-    assert await recv_json(ws) == {"event": "call_ended", "reason": "internal error", "code": "internal_error"}
+    assert await recv_json(ws) == {
+        "event": "call_ended",
+        "reason": "internal error",
+        "code": "internal_error",
+    }
     assert await expect_close(ws) == (1011, "internal_error")
     await echo_api.log_record("test orchestrator closed", call_id)
     await bystander.send(mediasoup_request(2))
@@ -156,3 +189,18 @@ def test_health_and_readiness(echo_api: CallApiServer) -> None:
         assert resp.status == 200
         assert body["status"] == "ready" and body["draining"] is False and body["redis_degraded"] is False
         assert resp.headers["X-Call-Api-Instance"] == echo_api.instance
+
+
+def test_the_factory_startup_hook_runs_once_per_worker(echo_api: CallApiServer) -> None:
+    started = [r["pid"] for r in echo_api.log_records("test factory startup")]
+    assert sorted(started) == sorted(set(started))
+    assert set(echo_api.worker_pids()) <= set(started)
+
+
+def test_every_line_gunicorn_prints_is_json_with_the_ids(echo_api: CallApiServer) -> None:
+    assert echo_api.proc is not None
+    lines = [line for line in echo_api.proc.output().splitlines() if line.strip()]
+    assert any('"logger": "gunicorn.error"' in line for line in lines)  # the master's own lines too
+    for line in lines:
+        record = json.loads(line)
+        assert {"ts", "level", "service", "message", "trace_id", "call_id", "pid"} <= record.keys(), line

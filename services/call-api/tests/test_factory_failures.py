@@ -1,4 +1,5 @@
-"""Step 5 of the spec: the factory raised → call_failed (the spec's shape, `reason` top-level) + close 4503."""
+"""Step 5 of the spec: the factory raised → call_failed (the spec's shape, `reason` top-level)
+and close 4503."""
 
 from collections.abc import Callable
 
@@ -12,7 +13,11 @@ async def test_tts_unavailable_is_reported_exactly_as_the_spec_says(
     for n in range(3):
         ws = await connect(api.ws_url)
         await ws.send(call_start(f"tts-down-{n}", contact_name="Ann"))
-        assert await recv_json(ws) == {"event": "call_failed", "reason": "TTS unavailable", "code": "tts_unavailable"}
+        assert await recv_json(ws) == {
+            "event": "call_failed",
+            "reason": "TTS unavailable",
+            "code": "tts_unavailable",
+        }
         assert await expect_close(ws) == (4503, "tts_unavailable")
     # The call_id was released: the same id is refused for the same reason, not as a duplicate.
     ws = await connect(api.ws_url)
@@ -20,7 +25,9 @@ async def test_tts_unavailable_is_reported_exactly_as_the_spec_says(
     assert (await recv_json(ws))["code"] == "tts_unavailable"
 
 
-async def test_a_crashing_factory_is_orchestrator_unavailable(start_call_api: Callable[..., CallApiServer]) -> None:
+async def test_a_crashing_factory_is_orchestrator_unavailable(
+    start_call_api: Callable[..., CallApiServer],
+) -> None:
     api = start_call_api("create_crashing_orchestrator")
     ws = await connect(api.ws_url)
     await ws.send(call_start("crash-1"))

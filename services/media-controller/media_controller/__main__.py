@@ -14,7 +14,7 @@ log = logging.getLogger("media_controller")
 
 
 async def serve(settings: Settings) -> None:
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

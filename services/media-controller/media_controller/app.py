@@ -162,6 +162,11 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def _close_sessions(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open handlers: ends every call's events WebSocket."""
+    await app[SESSIONS].close_all()
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     sessions = app[SESSIONS]
     await sessions.service.start()
@@ -174,6 +179,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[call_context], client_max_size=1024 * 1024)
     app[SESSIONS] = Sessions(settings)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_sessions)
     app.router.add_post("/v1/sessions", create_session)
     app.router.add_delete("/v1/sessions/{call_id}", delete_session)
     app.router.add_post("/v1/sessions/{call_id}/signal", signal)

@@ -17,6 +17,8 @@ from media_controller.vad import SpeechChange, SpeechDetector
 log = logging.getLogger(__name__)
 
 _FLUSH_AFTER = 0.060  # a gap not filled within this is skipped
+_MAX_CONCEALED = 10  # lost packets replaced by silence, so later audio keeps its timing
+_SILENT_FRAME = bytes(CALLER_FRAME_BYTES)
 
 
 class CallerTap:
@@ -40,6 +42,8 @@ class CallerTap:
         self.rejected = 0
         self.frames = 0
         self._ssrc: int | None = None
+        self._last_sequence: int | None = None
+        self.concealed = 0
         self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer(jitter_depth)
         self._decoder = OpusDecoder(CALLER_PCM_RATE)
         self._pcm = bytearray()
@@ -75,6 +79,7 @@ class CallerTap:
 
     def _restart(self, ssrc: int) -> None:
         self._ssrc = ssrc
+        self._last_sequence = None
         self._reorder = ReorderBuffer(self.jitter_depth)
         self._decoder = OpusDecoder(CALLER_PCM_RATE)
         self._pcm.clear()
@@ -92,6 +97,12 @@ class CallerTap:
 
     def _play(self, packets: list[RtpPacket]) -> None:
         for packet in packets:
+            if self._last_sequence is not None:
+                lost = (packet.sequence - self._last_sequence - 1) & 0xFFFF
+                if 0 < lost <= _MAX_CONCEALED:
+                    self._pcm += _SILENT_FRAME * lost
+                    self.concealed += lost
+            self._last_sequence = packet.sequence
             try:
                 self._pcm += self._decoder.decode(packet.payload)
             except (av.error.FFmpegError, ValueError) as exc:

@@ -181,8 +181,11 @@ class Session:
             self.worker_pid = opened.get("worker_pid")
             await self._open_bot()
             await self._open_tap_leg()
-        except BaseException:
+        except BaseException as exc:
+            failed = self.state is SessionState.FAILED
             await self.close()
+            if failed and not isinstance(exc, asyncio.CancelledError):
+                raise ServiceUnavailable("the media plane failed while the session was opening") from exc
             raise
         if self.state is not SessionState.OPENING:  # failed (service died) while opening
             raise ServiceUnavailable("media session failed while opening")

@@ -6,7 +6,7 @@ import logging
 from voicebot_protocol.media_service import ServiceNotification
 
 from media_controller.service import MediasoupService
-from media_controller.session import Session
+from media_controller.session import Session, SessionState
 from media_controller.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,11 @@ class Sessions:
         return len(self._sessions)
 
     async def open(self, call_id: str, trace_id: str | None) -> Session:
-        """Idempotent: a call that already has a session gets it back (concurrent opens share one)."""
+        """Idempotent: a call that already has a live session gets it back (concurrent opens share one)."""
         existing = self._sessions.get(call_id)
-        if existing is not None:
+        if existing is not None and existing.state is SessionState.FAILED:
+            await self.close(call_id)  # its media plane is gone: a retry gets a fresh session
+        elif existing is not None:
             return existing
         pending = self._opening.get(call_id)
         if pending is not None:

@@ -93,7 +93,7 @@ def parse_params(method: ClientMethod, data: dict[str, Any]) -> _Params:
         return method.params.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "data"
+        where = str(first["loc"][0]) if first["loc"] else "data"  # deeper parts name union branches
         raise ValueError(f"{where}: {first['msg']}") from None
 
 

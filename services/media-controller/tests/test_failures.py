@@ -5,13 +5,13 @@ import asyncio
 import os
 import signal
 import time
-import urllib.request
+from collections.abc import AsyncIterator
 
 import pytest
 from voicebot_mediaclient import MediaClient, MediaSession, MediaUnavailable
 from voicebot_protocol.media import MediaFailure, PlaybackFinished, PlaybackStarted
 
-from tests.support.media import MediaStack, connect_gateway
+from tests.support.media import MediaStack, connect_gateway, start_controller
 from tests.support.procs import http_ok, wait_until
 
 
@@ -79,9 +79,8 @@ async def test_service_lost_fails_every_call_and_reconnects(client: MediaClient,
     killed_at = time.monotonic()
     stack.service.signal(signal.SIGKILL)
     failure = await failure_within(session, 1.0)
-    print(
-        f"\nservice kill -9 → media_failure in {(time.monotonic() - killed_at) * 1000:.0f} ms: {failure.reason}"
-    )
+    elapsed_ms = (time.monotonic() - killed_at) * 1000
+    print(f"\nservice kill -9 → media_failure in {elapsed_ms:.0f} ms: {failure.reason}")
     assert "media_service_lost" in failure.reason
     await session.close()  # DELETE while the service is gone: still 204, nothing hangs
     ready = f"{stack.controller_url}/readyz"
@@ -92,6 +91,56 @@ async def test_service_lost_fails_every_call_and_reconnects(client: MediaClient,
     await asyncio.to_thread(stack.start_service)
     await asyncio.to_thread(wait_until, lambda: http_ok(ready), 10, "the controller to reconnect")
     await works(client, "after-reconnect")
-    with urllib.request.urlopen(f"{stack.controller_url}/metrics", timeout=5) as resp:
-        metrics = resp.read().decode()
+    metrics = await asyncio.to_thread(stack.text, "/metrics")
     assert 'media_failures_total{reason="media_service_lost"} 1.0' in metrics
+
+
+async def test_client_sees_a_dead_controller_as_media_failure(stack: MediaStack) -> None:
+    """A second controller on the same service is killed under a live call: the MediaSession
+    yields MediaFailure and ends, sends raise MediaUnavailable, close() does not raise."""
+    controller, port = await asyncio.to_thread(
+        start_controller, stack.service_port, stack.secret, stack.log_dir, name="media-controller-2"
+    )
+    client = MediaClient(f"http://127.0.0.1:{port}", request_timeout=1.0)
+    try:
+        session = await client.open_session("controller-dies", "9" * 32)
+        audio_ended = asyncio.create_task(drain(session.caller_audio()))
+        controller.signal(signal.SIGKILL)
+        failure = await failure_within(session, 2.0)
+        assert "connection lost" in failure.reason
+        async with asyncio.timeout(1):
+            assert [event async for event in session.events()] == []  # ended
+            await audio_ended
+        with pytest.raises(MediaUnavailable):
+            await session.start_playback("late", 16000)
+        await session.close()
+    finally:
+        await client.aclose()
+        controller.stop()
+
+
+async def test_sigterm_closes_live_calls_and_exits_promptly(stack: MediaStack) -> None:
+    controller, port = await asyncio.to_thread(
+        start_controller, stack.service_port, stack.secret, stack.log_dir, name="media-controller-3"
+    )
+    client = MediaClient(f"http://127.0.0.1:{port}")
+    try:
+        session = await client.open_session("drained", "8" * 32)
+        stopped_at = time.monotonic()
+        controller.signal(signal.SIGTERM)
+        await failure_within(session, 3.0)
+        assert controller.popen is not None
+        await asyncio.to_thread(controller.popen.wait, 5)
+        assert time.monotonic() - stopped_at < 5
+        assert "drained" not in {
+            s["call_id"] for s in stack.get("/v1/stats")["sessions"]
+        }  # closed in the service
+        await session.close()
+    finally:
+        await client.aclose()
+        controller.stop()
+
+
+async def drain(frames: AsyncIterator[bytes]) -> None:
+    async for _ in frames:
+        pass

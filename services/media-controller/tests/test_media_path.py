@@ -22,6 +22,7 @@ from tests.support.media import (
     best_correlation,
     connect_gateway,
     envelope,
+    opus_packets,
     read_audio,
     speech_wav,
 )
@@ -44,7 +45,7 @@ async def next_event(
     raise AssertionError(f"events ended before a {kind.__name__}")
 
 
-@pytest.mark.parametrize("sender", ["pyav", "ffmpeg"])
+@pytest.mark.parametrize("sender", ["pyav", "ffmpeg", "reordered"])
 async def test_caller_audio_reaches_call_api(client: MediaClient, tmp_path: Path, sender: str) -> None:
     session = await client.open_session(f"tap-{sender}", "a" * 32)
     legs = await connect_gateway(session.signal)
@@ -53,13 +54,20 @@ async def test_caller_audio_reaches_call_api(client: MediaClient, tmp_path: Path
     frames: list[bytes] = []
     collector = asyncio.create_task(collect_audio(session, frames))
     try:
-        if sender == "pyav":
+        if sender in ("pyav", "reordered"):
             await legs.sender.send_silence(0.3)
-            await legs.sender.send_pcm(speech, 16000)
+            packets = opus_packets(speech, 16000)
+            order = list(range(len(packets)))
+            if sender == "reordered":  # swap neighbours every 7 packets, lose every 50th
+                for i in range(0, len(order) - 1, 7):
+                    order[i], order[i + 1] = order[i + 1], order[i]
+                order = [index for index in order if index % 50 != 25]
+            await legs.sender.send_packets(packets, order=order)
             await legs.sender.send_silence(0.6)
         else:  # ffmpeg must be the first sender: the comedia transport latches onto its address
             padded = tmp_path / "padded.wav"
-            subprocess.run(["sox", str(wav), str(padded), "pad", "0.3", "0.6"], check=True)
+            sox = await asyncio.create_subprocess_exec("sox", str(wav), str(padded), "pad", "0.3", "0.6")
+            assert await sox.wait() == 0
             port = legs.sender.address[1]
             ffmpeg = await asyncio.create_subprocess_exec(
                 "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(padded), "-ac", "1",
@@ -84,10 +92,11 @@ async def test_caller_audio_reaches_call_api(client: MediaClient, tmp_path: Path
     assert [e.speaking for e in speech_events[:2]] == [True, False]
     assert all(len(f) == 640 for f in frames)
     received = b"".join(frames)
-    assert len(received) >= len(speech)  # speech + the silence around it, nothing lost
+    assert len(received) >= len(speech)  # speech + the silence around it; lost packets concealed
     correlation, lag = best_correlation(envelope(speech), envelope(received), max_lag=60)
     print(
-        f"\n[{sender}] caller audio: {len(frames)} frames, envelope correlation {correlation:.3f} at lag {lag * 20} ms"
+        f"\n[{sender}] caller audio: {len(frames)} frames,"
+        f" envelope correlation {correlation:.3f} at lag {lag * 20} ms"
     )
     assert correlation > 0.85
 
@@ -178,7 +187,8 @@ async def test_barge_in_is_reported_and_stop_silences_the_bot(
     onset_s = speech_started_at + leading_silence / 32000  # when audible speech left the gateway
     latency_ms = barge_in.detected_ms - onset_s * 1000
     print(
-        f"\nbarge-in ({barge_in.source}): detected {latency_ms:.0f} ms after the speech onset left the gateway;"
+        f"\nbarge-in ({barge_in.source}): detected {latency_ms:.0f} ms"
+        " after the speech onset left the gateway;"
         f" VAD onset at {barge_in.onset_ms - onset_s * 1000:+.0f} ms"
     )
     assert barge_in.source in ("vad", "audio_level")
@@ -186,3 +196,25 @@ async def test_barge_in_is_reported_and_stop_silences_the_bot(
     assert finished.stopped and finished.stream_id == "terms" and finished.played_ms < len(bot_speech) / 32
     late = [p for p in legs.receiver.packets if p.at > finished_at + 0.005]
     assert late == [], f"{len(late)} bot packets arrived after the stop ({stop_sent_at=})"
+
+
+async def test_audio_level_observer_reports_barge_in_when_vad_does_not(client: MediaClient) -> None:
+    """A caller whose RTP claims loud audio (RFC 6464 levels) over silent Opus: only mediasoup's
+    AudioLevelObserver hears it, and its barge-in is forwarded (source audio_level)."""
+    session = await client.open_session("barge-level", "d" * 32)
+    legs = await connect_gateway(session.signal, audio_level=True)
+    events: list[MediaEvent] = []
+    try:
+        await session.start_playback("long", 16000)
+        await session.send_pcm(bytes(32000 * 4))  # 4 s
+        await next_event(session, PlaybackStarted, 2, events)
+        legs.sender.audio_level = 10  # -10 dBov
+        sending = asyncio.create_task(legs.sender.send_silence(2.0))
+        barge_in = await next_event(session, BargeInDetected, 3, events)
+        sending.cancel()
+    finally:
+        legs.close()
+        await session.close()
+    assert isinstance(barge_in, BargeInDetected) and barge_in.source == "audio_level"
+    assert not any(isinstance(e, CallerSpeech) for e in events)  # the VAD heard nothing
+    assert barge_in.onset_ms <= barge_in.detected_ms

@@ -1,6 +1,7 @@
 """The player on real UDP (no mediasoup): 20 ms pacing without drift, end, stop, preemption."""
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -70,7 +71,7 @@ async def test_stream_is_paced_at_20ms_without_drift(rig: tuple[Player, RtpOpusR
     gaps = np.diff([p.at for p in packets])
     assert gaps.max() < 0.045
     assert [(p.sequence - packets[0].sequence) & 0xFFFF for p in packets] == list(range(len(packets)))
-    assert all(b.timestamp - a.timestamp == 960 for a, b in zip(packets, packets[1:], strict=False))
+    assert all(b.timestamp - a.timestamp == 960 for a, b in itertools.pairwise(packets))
     assert (
         packets[0].marker
         and {p.ssrc for p in packets} == {0x1234}

@@ -10,9 +10,15 @@ def test_rtp_round_trip_with_wrap() -> None:
     raw = build_rtp(100, 0x1_0005, 0x1_0000_0007, 0xDEADBEEF, b"opus", marker=True)
     packet = parse_rtp(raw)
     assert packet is not None
-    assert (packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc, packet.marker, packet.payload) == (
-        100, 5, 7, 0xDEADBEEF, True, b"opus",
-    )  # fmt: skip
+    fields = (
+        packet.payload_type,
+        packet.sequence,
+        packet.timestamp,
+        packet.ssrc,
+        packet.marker,
+        packet.payload,
+    )
+    assert fields == (100, 5, 7, 0xDEADBEEF, True, b"opus")
 
 
 def test_rtp_parses_csrc_extension_and_padding() -> None:

@@ -32,7 +32,7 @@ async def test_refuses_methods_outside_the_whitelist_and_bad_params(client: Medi
             with pytest.raises(MediaRequestError) as refused:
                 await session.signal(method, {})
             assert refused.value.code == "forbidden_method"
-        bad_params = [
+        bad_params: list[tuple[str, dict[str, Any]]] = [
             ("createPlainTransport", {"comedia": "yes"}),
             ("createPlainTransport", {"listen_ip": "0.0.0.0"}),  # not the client's to choose
             ("connectPlainTransport", {"transport_id": "x", "ip": "not-an-ip", "port": 5000}),
@@ -117,7 +117,8 @@ async def test_close_leaves_nothing_behind(client: MediaClient, stack: MediaStac
             assert isinstance(await anext(events), PlaybackStarted)
             assert isinstance(await anext(events), PlaybackFinished)
         stats = await session.stats()
-        # gateway: 2 transports, 1 producer, 1 consumer; controller: bot + tap transports, bot producer, tap consumer
+        # gateway: 2 transports, 1 producer, 1 consumer;
+        # controller: bot + tap transports, bot producer, tap consumer
         assert (len(stats["transports"]), len(stats["producers"]), len(stats["consumers"])) == (4, 2, 2)
         assert "cleanup" in {s["call_id"] for s in stack.get("/v1/stats")["sessions"]}
     finally:
@@ -152,9 +153,11 @@ async def test_open_is_idempotent_and_events_socket_is_exclusive(
     try:
         status, body = http(stack, "POST", "/v1/sessions", b'{"call_id": "twice"}')
         assert status == 201 and body["bot_producer_id"] == first.bot_producer_id
-        with pytest.raises(MediaUnavailable):  # the events WebSocket is taken: 409
+        with pytest.raises(MediaRequestError) as refused:  # the events WebSocket is taken: 409
             await client.open_session("twice", "5" * 32)
+        assert refused.value.code == "conflict"
         assert await client.healthy()
+        await first.signal("createPlainTransport", {"comedia": True})  # the first one still works
     finally:
         await first.close()
 
@@ -162,11 +165,16 @@ async def test_open_is_idempotent_and_events_socket_is_exclusive(
 async def test_metrics_and_health(stack: MediaStack) -> None:
     assert http(stack, "GET", "/healthz")[0] == 200
     assert http(stack, "GET", "/readyz")[0] == 200
-    with urllib.request.urlopen(stack.controller_url + "/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    for name in ("media_sessions_active", "media_playbacks_total", "media_barge_ins_total", "media_failures_total",
-                 "media_service_retries_total"):  # fmt: skip
-        assert name in text
+    text = await asyncio.to_thread(stack.text, "/metrics")
+    names = (
+        "sessions_active",
+        "playbacks_total",
+        "barge_ins_total",
+        "failures_total",
+        "service_retries_total",
+    )
+    for name in names:
+        assert f"media_{name}" in text
 
 
 async def test_unreachable_controller_is_media_unavailable() -> None:

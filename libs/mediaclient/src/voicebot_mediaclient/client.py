@@ -87,6 +87,13 @@ class MediaClient:
                 heartbeat=10.0,
                 timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
             )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 409:  # another MediaSession of this call holds it: leave that one alone
+                raise MediaRequestError(
+                    "conflict", f"call {call_id} already has an open media session"
+                ) from None
+            await self._delete_quietly(call_id, trace_id)
+            raise MediaUnavailable(f"cannot open the media events WebSocket: HTTP {exc.status}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             await self._delete_quietly(call_id, trace_id)
             raise MediaUnavailable(f"cannot open the media events WebSocket: {exc!r}") from None

@@ -1,13 +1,17 @@
 """Internal messages between call-api and the media-controller.
 
 HTTP (commands, JSON bodies), base URL = the controller's, e.g. http://127.0.0.1:8100:
-  POST   /v1/sessions                     CreateSession        → SessionInfo
+  POST   /v1/sessions                     CreateSession        → 201 SessionInfo (idempotent per call_id)
   DELETE /v1/sessions/{call_id}                                → 204 (idempotent)
   POST   /v1/sessions/{call_id}/signal    SignalRequest        → SignalResponse | MediaApiError
-  GET    /v1/sessions/{call_id}/stats                          → session objects (transports, producers, consumers)
-  GET    /v1/sessions/{call_id}/events    WebSocket: the per-call channel below
-  GET    /healthz, /readyz, /metrics
+  GET    /v1/sessions/{call_id}/stats                          → the call's transports, producers, consumers
+  GET    /v1/sessions/{call_id}/events    WebSocket: the per-call channel below (one at a time, else 409)
+  GET    /v1/stats                                             → the mediasoup service's stats (workers…)
+  GET    /healthz, /readyz (503 while the mediasoup service is not connected), /metrics (Prometheus)
 Every request carries `traceparent` (W3C) and `X-Trace-ID` headers.
+Errors are MediaApiError with HTTP 400 invalid_request, 403 forbidden_method | foreign_object,
+404 not_found, 409 conflict, 502 media_error (the service failed the request), 503 media_unavailable.
+The signal methods (a whitelist) are documented in docs/media-signalling.md.
 
 Per-call WebSocket (one per call):
   call-api → controller  text:   PlaybackStart | PlaybackEnd | PlaybackStop
@@ -15,6 +19,9 @@ Per-call WebSocket (one per call):
   controller → call-api  text:   PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech
                                  | MediaFailure
                           binary: caller audio, PCM s16le mono 16 kHz, 20 ms (640 bytes) per frame
+One playback stream at a time: a PlaybackStart while another stream is open stops that one
+(PlaybackFinished stopped=true). A session without its events WebSocket for 10 s is closed.
+Invalid text frames are logged and ignored; binary frames over 256 KiB close the WebSocket (1009).
 """
 
 from typing import Annotated, Any, Literal
@@ -58,7 +65,8 @@ class SignalResponse(_Model):
 
 
 class MediaApiError(_Model):
-    code: str  # not_found | forbidden_method | foreign_object | invalid_request | media_unavailable
+    code: str  # not_found | forbidden_method | foreign_object | invalid_request | conflict | media_error
+    #            | media_unavailable
     message: str
 
 
@@ -93,7 +101,13 @@ ControlCommand = Annotated[PlaybackStart | PlaybackEnd | PlaybackStop, Field(dis
 
 
 class PlaybackStarted(_Model):
-    """First RTP packet of the stream was sent; what the client's play_audio needs."""
+    """First RTP packet of the stream was sent; what the client's play_audio needs.
+
+    rtp_port: the client's port this stream's RTP is delivered to, i.e. the port it gave in
+    connectPlainTransport for the transport on which it consumes the bot producer (the latest such
+    consumer); 0 if it has not connected one yet (or receives over WebRTC). ssrc / payload_type:
+    as the RTP arrives there (the client's consumer's, which mediasoup rewrites), else the bot
+    producer's."""
 
     type: Literal["playback_started"] = "playback_started"
     stream_id: str
@@ -112,7 +126,8 @@ class PlaybackFinished(_Model):
 
 
 class BargeInDetected(_Model):
-    """The spec's barge_in_detected: caller voice while the bot's audio is playing."""
+    """The spec's barge_in_detected: caller voice while the bot's audio is playing (at most once
+    per playback stream; VAD first, the service's audio-level observer as a second source)."""
 
     type: Literal["barge_in_detected"] = "barge_in_detected"
     onset_ms: float  # monotonic-clock ms (time.monotonic()*1000) of the first voiced frame
@@ -121,7 +136,9 @@ class BargeInDetected(_Model):
 
 
 class CallerSpeech(_Model):
-    """VAD transitions of the caller's audio (used for end-of-utterance)."""
+    """VAD transitions of the caller's audio (used for end-of-utterance). at_ms (monotonic ms):
+    speaking=true → arrival of the first voiced frame; speaking=false → the last voiced frame's
+    (sent after the hangover, also when the caller's RTP simply stops)."""
 
     type: Literal["caller_speech"] = "caller_speech"
     speaking: bool

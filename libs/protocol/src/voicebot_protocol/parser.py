@@ -15,15 +15,28 @@ _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 _server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
+def _utf8_length_exceeds(text: str, max_bytes: int) -> bool:
+    # A character is 1 to 4 bytes in UTF-8: only frames in between need encoding to know.
+    if len(text) * 4 <= max_bytes:
+        return False
+    if len(text) > max_bytes:
+        return True
+    return len(text.encode("utf-8", errors="surrogatepass")) > max_bytes
+
+
 def _load_object(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
     if isinstance(raw, bytes | bytearray):
         raise ProtocolError(ErrorCode.BINARY_FRAME, "binary frames are not part of the protocol")
-    if len(raw) > max_bytes and len(raw.encode()) > max_bytes:
+    if _utf8_length_exceeds(raw, max_bytes):
         raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"frame exceeds {max_bytes} bytes")
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ProtocolError(ErrorCode.NOT_JSON, f"frame is not JSON: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer literal with too many digits
+        raise ProtocolError(ErrorCode.NOT_JSON, f"frame is not JSON: {exc}") from None
+    except RecursionError:  # e.g. "[[[[…" 60 000 levels deep: valid-looking, but not a message
+        raise ProtocolError(ErrorCode.NOT_JSON, "frame is not JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.NOT_OBJECT, "frame must be a JSON object")
     return data

@@ -16,7 +16,9 @@ from call_api.providers.config import make_dialog
 log = logging.getLogger(__name__)
 
 
-async def create_orchestrator_instance(call_id: str, trace_id: str, initial_vars: dict[str, Any]) -> Orchestrator:
+async def create_orchestrator_instance(
+    call_id: str, trace_id: str, initial_vars: dict[str, Any]
+) -> Orchestrator:
     res = await get_resources()
     try:
         await asyncio.wait_for(res.tts.check(), res.settings.tts_check_timeout)

@@ -5,6 +5,7 @@ the media-controller."""
 import asyncio
 import collections
 import contextlib
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -14,8 +15,6 @@ from voicebot_mediaclient import MediaRequestError, MediaSession, MediaUnavailab
 from voicebot_protocol import (
     CallTerminated,
     EndReason,
-    ErrorCode,
-    ErrorEvent,
     MediasoupRequest,
     MediasoupResponse,
     PlayAudio,
@@ -24,7 +23,6 @@ from voicebot_protocol import (
     Transcript,
 )
 from voicebot_protocol.client import (
-    ErrorPayload,
     MediasoupResponsePayload,
     PlayAudioPayload,
     StopAudioPayload,
@@ -78,7 +76,9 @@ class Orchestrator:
         self._speech_task: asyncio.Task[None] | None = None
         self._finished: dict[str, asyncio.Future[PlaybackFinished]] = {}
         self._interrupted: Utterance | None = None
-        self._preroll: collections.deque[bytes] = collections.deque(maxlen=max(1, self.cfg.preroll_ms // FRAME_MS))
+        self._preroll: collections.deque[bytes] = collections.deque(
+            maxlen=max(1, self.cfg.preroll_ms // FRAME_MS)
+        )
         self._caller_frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
         self._caller_speaking = False
         self._speech_changed = asyncio.Event()
@@ -166,7 +166,11 @@ class Orchestrator:
     async def _media_events(self) -> None:
         async for event in self.media.events():
             if isinstance(event, PlaybackStarted):
-                text = self._speaking.text if self._speaking and self._speaking.stream_id == event.stream_id else None
+                text = (
+                    self._speaking.text
+                    if self._speaking and self._speaking.stream_id == event.stream_id
+                    else None
+                )
                 await self._send(
                     PlayAudio(
                         payload=PlayAudioPayload(
@@ -228,7 +232,7 @@ class Orchestrator:
             self.turns.to(Turn.THINKING)
             if heard:
                 await self._send(Transcript(payload=TranscriptPayload(role="caller", text=heard)))
-            await self._speak(lambda: self.dialog.reply(heard))
+            await self._speak(functools.partial(self.dialog.reply, heard))
         await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
         raise CallEnd(_completed())
 
@@ -276,7 +280,10 @@ class Orchestrator:
                 await self.media.end_playback(utterance.stream_id)
                 finished = await self._wait_finished(utterance.stream_id, utterance.duration_ms / 1000 + 5)
                 await self._send(Transcript(payload=TranscriptPayload(role="bot", text=utterance.text)))
-                log.info("bot spoke", extra={"stream_id": utterance.stream_id, "played_ms": finished and finished.played_ms})
+                log.info(
+                    "bot spoke",
+                    extra={"stream_id": utterance.stream_id, "played_ms": finished and finished.played_ms},
+                )
         except MediaUnavailable as exc:
             raise self._media_failed(str(exc)) from None
         except BaseException:
@@ -403,4 +410,3 @@ async def _with_timeout(chunks: AsyncIterator[Any], timeout: float) -> AsyncIter
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
-

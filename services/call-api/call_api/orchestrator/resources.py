@@ -12,6 +12,7 @@ from call_api.orchestrator.filler import Clip, load_filler
 from call_api.orchestrator.settings import OrchestratorSettings
 from call_api.providers.base import SpeechToText, TextToSpeech
 from call_api.providers.config import ProviderSettings, make_stt, make_tts
+from call_api.providers.http import close_shared_session
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ async def get_resources() -> Resources:
                 cache=cache,
                 filler=await load_filler(tts, cache),
             )
-            log.info("orchestrator resources ready", extra={"tts": tts.name, "filler": bool(_resources.filler)})
+            log.info(
+                "orchestrator resources ready", extra={"tts": tts.name, "filler": bool(_resources.filler)}
+            )
     return _resources
 
 
@@ -60,3 +63,4 @@ async def close_resources() -> None:
         await _resources.media.aclose()
         await _resources.cache.aclose()
         _resources = None
+    await close_shared_session()

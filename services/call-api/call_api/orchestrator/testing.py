@@ -91,7 +91,9 @@ class EchoOrchestrator:
         closed_event(self.call_id).set()
 
 
-async def create_echo_orchestrator(call_id: str, trace_id: str, initial_vars: dict[str, Any]) -> EchoOrchestrator:
+async def create_echo_orchestrator(
+    call_id: str, trace_id: str, initial_vars: dict[str, Any]
+) -> EchoOrchestrator:
     return EchoOrchestrator(call_id, trace_id, initial_vars)
 
 
@@ -101,5 +103,20 @@ async def create_tts_unavailable_orchestrator(
     raise OrchestratorStartError("TTS unavailable", FailureCode.TTS_UNAVAILABLE)
 
 
-async def create_crashing_orchestrator(call_id: str, trace_id: str, initial_vars: dict[str, Any]) -> EchoOrchestrator:
+async def create_crashing_orchestrator(
+    call_id: str, trace_id: str, initial_vars: dict[str, Any]
+) -> EchoOrchestrator:
     raise RuntimeError("the factory crashed")
+
+
+async def _echo_startup() -> None:
+    log.info("test factory startup")
+
+
+async def _echo_shutdown() -> None:
+    log.info("test factory shutdown")
+
+
+# The optional per-worker hooks a factory may carry (run by the app's lifespan).
+create_echo_orchestrator.startup = _echo_startup  # type: ignore[attr-defined]
+create_echo_orchestrator.shutdown = _echo_shutdown  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """TTS with a Redis cache: (provider, voice, rate, text) → PCM. A miss, or a dead Redis, synthesizes."""
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -21,8 +22,11 @@ async def synthesize_cached(
         yield cached
         return
     chunks: list[bytes] = []
-    async for chunk in tts.synthesize(text):
-        chunks.append(chunk)
-        yield chunk
+    # aclosing: a barge-in that stops this generator also stops the synthesis (kills espeak-ng,
+    # closes the HTTP response) at once instead of at garbage collection.
+    async with contextlib.aclosing(tts.synthesize(text)) as stream:
+        async for chunk in stream:
+            chunks.append(chunk)
+            yield chunk
     if chunks:
         await cache.set_bytes(key, b"".join(chunks), ttl=ttl)

@@ -1,10 +1,10 @@
 """The dialog's turns: one table of allowed transitions, checked on every move.
 
-    STARTING  → BOT_TURN (greeting) | ENDED
-    BOT_TURN  → USER_TURN (reply played or barge-in) | ENDED
-    USER_TURN → THINKING (end of utterance) | ENDED
-    THINKING  → BOT_TURN (the reply starts) | USER_TURN (nothing to say) | ENDED
-    ENDED     (final)
+STARTING  → BOT_TURN (greeting) | ENDED
+BOT_TURN  → USER_TURN (reply played or barge-in) | ENDED
+USER_TURN → THINKING (end of utterance) | ENDED
+THINKING  → BOT_TURN (the reply starts) | USER_TURN (nothing to say) | ENDED
+ENDED     (final)
 """
 
 import enum

@@ -1,0 +1,120 @@
+"""The call's resources, seen from inside the worker: the app runs under a real uvicorn server in the
+test's own event loop, so the test can look at its asyncio tasks and its call registry."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from call_api.app import create_app
+from call_api.orchestrator.testing import closed_event
+from call_api.registry import active_call_key
+from call_api.settings import Settings
+from fastapi import FastAPI
+
+from tests.support.callapi import (
+    CALL_TERMINATED,
+    expect_close,
+    factory_path,
+    mediasoup_request,
+    open_call,
+    recv_json,
+)
+from tests.support.procs import free_port
+from tests.support.redis import RedisServer
+
+
+@pytest.fixture
+def redis_for_app(tmp_path: Path) -> RedisServer:
+    server = RedisServer(tmp_path).start()
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+@pytest.fixture
+async def served_app(redis_for_app: RedisServer) -> AsyncIterator[tuple[FastAPI, str]]:
+    port = free_port()
+    settings = Settings(
+        bind=f"127.0.0.1:{port}",
+        redis_url=redis_for_app.url,
+        orchestrator_factory=factory_path("create_echo_orchestrator"),
+        call_ttl_seconds=3,  # refreshed every second: the refresher task is exercised too
+    )
+    app = create_app(settings, configure_logging=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for "started")
+            await asyncio.sleep(0.01)
+    yield app, f"ws://127.0.0.1:{port}/api/v1/call"
+    server.should_exit = True
+    await asyncio.wait_for(serving, 10)
+
+
+def call_tasks(call_id: str) -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if call_id in t.get_name()}
+
+
+async def all_done(tasks: set[asyncio.Task[object]]) -> bool:
+    if not tasks:
+        return True
+    _, pending = await asyncio.wait(tasks, timeout=5)
+    return not pending
+
+
+@pytest.mark.parametrize("ending", ["call_terminated", "disconnect"])
+async def test_nothing_of_the_call_survives_its_end(
+    served_app: tuple[FastAPI, str], redis_for_app: RedisServer, ending: str
+) -> None:
+    app, url = served_app
+    baseline = set(asyncio.all_tasks())
+    call_id = f"inproc-{ending}"
+    ws = await open_call(url, call_id)
+    await ws.send(mediasoup_request(1))
+    assert (await recv_json(ws))["event"] == "play_audio"
+    assert (await recv_json(ws))["event"] == "mediasoup_response"
+    assert call_tasks(call_id), "the call's tasks should be named after it"
+    assert app.state.registry.active_calls == 1
+    assert await app.state.cache.get_bytes(active_call_key(call_id)) is not None
+
+    if ending == "call_terminated":
+        await ws.send(CALL_TERMINATED)
+        assert (await expect_close(ws))[0] == 1000
+    else:
+        ws.transport.abort()
+
+    async with asyncio.timeout(5):
+        await closed_event(call_id).wait()
+    # Everything started since the call began (its tasks, uvicorn's connection task) finishes.
+    assert await all_done(call_tasks(call_id))
+    assert await all_done(set(asyncio.all_tasks()) - baseline - {asyncio.current_task()})
+    assert app.state.registry.active_calls == 0
+    assert await app.state.cache.get_bytes(active_call_key(call_id)) is None
+
+
+async def test_the_call_span_continues_the_gateway_trace(served_app: tuple[FastAPI, str]) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)  # set up by the app's lifespan
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    _, url = served_app
+    trace_id, parent_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {"X-Trace-ID": trace_id, "traceparent": f"00-{trace_id}-{parent_span}-01"}
+    ws = await open_call(url, "traced-call", headers)
+    await ws.send(CALL_TERMINATED)
+    await expect_close(ws)
+    async with asyncio.timeout(5):
+        await closed_event("traced-call").wait()
+    exporter.force_flush()
+    spans = [s for s in exporter.get_finished_spans() if s.name == "call"]
+    assert len(spans) == 1
+    span = spans[0]
+    assert f"{span.context.trace_id:032x}" == trace_id
+    assert span.parent is not None and f"{span.parent.span_id:016x}" == parent_span
+    assert span.attributes is not None and span.attributes["call.id"] == "traced-call"

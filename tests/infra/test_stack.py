@@ -1,0 +1,177 @@
+"""scripts/stack.sh: up brings every process up behind supervisord and prints the two lines, calls
+work through the gateway, a killed process is restarted, down stops everything it started."""
+
+import json
+import os
+import re
+import secrets
+import signal
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.gateway.wss import instance_of, trace_header
+from tests.support.callapi import call_start, recv_json
+from tests.support.procs import http_ok, port_open, wait_until
+from tests.support.stack import LocalStack
+
+PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx"}
+PORT_KEYS = (
+    "HTTPS_PORT",
+    "HTTP_PORT",
+    "REDIS_PORT",
+    "MEDIASOUP_PORT",
+    "MEDIA_CONTROLLER_PORT",
+    "CALL_API_1_PORT",
+    "CALL_API_2_PORT",
+)
+# For the tests that only start and stop the stack (no call): no TTS/STT work at all.
+ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
+    local = LocalStack(tmp_path_factory.mktemp("local-stack"))  # the real orchestrator
+    started = local.up()
+    try:
+        assert started.returncode == 0, started.stderr[-4000:]
+        yield local, started.stdout
+    finally:
+        pid = local.supervisord_pid()
+        stopped = local.down()
+        if pid and pid_alive(pid):  # down failed: do not leave our supervisord behind
+            os.kill(pid, signal.SIGTERM)
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
+    local, stdout = stack
+    values = local.values()
+    assert stdout.splitlines() == [f"WSS_URL={values['WSS_URL']}", f"CA_FILE={values['CA_FILE']}"]
+    assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
+    assert Path(values["CA_FILE"]).is_file()
+    ports = [int(values[key]) for key in PORT_KEYS]
+    assert len(set(ports)) == len(ports)
+    assert all(port_open(port) for port in ports)
+    # The config holds the per-stack mediasoup secret.
+    assert (local.dir / "supervisord.conf").stat().st_mode & 0o077 == 0
+
+
+def test_every_process_runs_under_supervisord(stack: tuple[LocalStack, str]) -> None:
+    local, _ = stack
+    processes = local.processes()
+    assert set(processes) == PROGRAMS
+    assert {p["statename"] for p in processes.values()} == {"RUNNING"}
+    for name in PROGRAMS:
+        assert (local.dir / "logs" / f"{name}.log").exists()
+
+
+def test_up_again_is_idempotent(stack: tuple[LocalStack, str]) -> None:
+    local, stdout = stack
+    before = {name: p["pid"] for name, p in local.processes().items()}
+    again = local.up()
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == stdout
+    assert {name: p["pid"] for name, p in local.processes().items()} == before
+
+
+async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalStack, str]) -> None:
+    local, _ = stack
+    values = local.values()
+    context = ssl.create_default_context(cafile=values["CA_FILE"])
+    served = set()
+    for index in range(4):
+        async with websockets.connect(values["WSS_URL"], ssl=context, proxy=None, open_timeout=10) as ws:
+            served.add(instance_of(ws))
+            await ws.send(call_start(f"stack-{index}-{os.getpid()}"))
+            accepted = await recv_json(ws, 10)
+            assert accepted["event"] == "call_accepted"
+            assert accepted["payload"]["trace_id"] == trace_header(ws)
+            # The client hangs up by closing: these tests are about the gateway, not the dialog.
+            await ws.close()
+    assert served == {"call-api-1", "call-api-2"}
+    access = [
+        json.loads(line) for line in (local.dir / "logs" / "nginx-access.json").read_text().splitlines()
+    ]
+    assert {
+        r["call_api_instance"] for r in access if r["uri"] == "/api/v1/call" and r["status"] == 101
+    } >= served
+
+
+async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> None:
+    local, _ = stack
+    values = local.values()
+    trace_id = secrets.token_hex(16)
+    context = ssl.create_default_context(cafile=values["CA_FILE"])
+    async with websockets.connect(
+        values["WSS_URL"],
+        ssl=context,
+        proxy=None,
+        open_timeout=10,
+        additional_headers={"X-Trace-ID": trace_id},
+    ) as ws:
+        await ws.send(call_start(f"trace-{trace_id[:8]}", contact_name="Ann"))
+        assert (await recv_json(ws, 10))["event"] == "call_accepted"
+        await ws.close()
+    logs = local.dir / "logs"
+    for name in ("nginx-access.json", f"{instance_of(ws)}.log", "media-controller.log", "mediasoup.log"):
+        path = logs / name
+        wait_until(lambda p=path: trace_id in p.read_text(), 10.0, f"trace id {trace_id} in {name}")
+
+
+@pytest.mark.parametrize("program", ["media-controller", "redis"])
+def test_a_killed_process_is_restarted(stack: tuple[LocalStack, str], program: str) -> None:
+    local, _ = stack
+    old = local.processes()[program]["pid"]
+    os.kill(old, signal.SIGKILL)
+
+    def restarted() -> bool:
+        info = local.processes()[program]
+        return info["statename"] == "RUNNING" and info["pid"] not in (0, old)
+
+    wait_until(restarted, 20.0, f"supervisord to restart {program}")
+    values = local.values()
+    if program == "media-controller":
+        url = f"http://127.0.0.1:{values['MEDIA_CONTROLLER_PORT']}/readyz"
+        wait_until(lambda: http_ok(url), 20.0, "the restarted media-controller to be ready")
+    else:
+        wait_until(lambda: port_open(int(values["REDIS_PORT"])), 20.0, "the restarted redis")
+
+
+def test_down_stops_everything(tmp_path: Path) -> None:
+    local = LocalStack(tmp_path, factory=ECHO_FACTORY)
+    started = local.up()
+    assert started.returncode == 0, started.stderr[-4000:]
+    values = local.values()
+    pids = [p["pid"] for p in local.processes().values()]
+    supervisord = local.supervisord_pid()
+    assert supervisord is not None
+    stopped = local.down()
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(supervisord)
+    wait_until(lambda: not any(pid_alive(pid) for pid in pids), 10.0, "every stack process to exit")
+    assert not any(port_open(int(values[key])) for key in PORT_KEYS)
+    assert local.down().returncode == 0  # nothing left to stop is fine
+
+
+def test_up_names_the_process_that_failed(tmp_path: Path) -> None:
+    local = LocalStack(tmp_path, factory="no_such_module:create", timeout=60)
+    failed = local.up()
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert re.search(r"FAILED: call-api-[12] is FATAL", failed.stderr), failed.stderr[-3000:]
+    assert "no_such_module" in failed.stderr  # the tail of its log
+    pid = local.supervisord_pid()
+    assert pid is None or not pid_alive(pid)  # nothing left running
