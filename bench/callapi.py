@@ -1,22 +1,24 @@
-"""call-api scenarios: WebSocket connect → call_accepted latency, straight to gunicorn."""
+"""call-api scenarios: WebSocket connect → call_accepted latency, straight to gunicorn (echo
+orchestrator: the control path only)."""
 
 import asyncio
 import time
 import uuid
+from typing import Any
 
+from bench.context import BenchContext
 from bench.registry import scenario
-from bench.stack import Stack
-from bench.stats import Latencies
+from bench.results import Result
 from tests.support.callapi import CALL_TERMINATED, call_start, connect, expect_close, recv_json
 
-SEQUENTIAL_CALLS = 1000
-CONCURRENT_CALLS = 200
+SEQUENTIAL_CALLS = (1000, 200)  # full, --quick
+CONCURRENT_CALLS = (200, 50)
 
 
-async def accept_latency_ms(url: str, call_id: str) -> tuple[float, object]:
+async def accept_latency_ms(url: str, call_id: str, **connect_args: Any) -> tuple[float, Any]:
     """Time from opening the TCP connection to receiving call_accepted; returns it and the socket."""
     started = time.perf_counter()
-    ws = await connect(url)
+    ws = await connect(url, **connect_args)
     await ws.send(call_start(call_id, contact_name="Bench"))
     message = await recv_json(ws, 30.0)
     elapsed = (time.perf_counter() - started) * 1000
@@ -26,45 +28,53 @@ async def accept_latency_ms(url: str, call_id: str) -> tuple[float, object]:
     return elapsed, ws
 
 
-async def hang_up(ws: object) -> None:
-    await ws.send(CALL_TERMINATED)  # type: ignore[attr-defined]
+async def hang_up(ws: Any) -> None:
+    await ws.send(CALL_TERMINATED)
     await expect_close(ws, 30.0)
 
 
-@scenario("callapi.accept.sequential", f"{SEQUENTIAL_CALLS} calls one after another")
-async def sequential(stack: Stack) -> Latencies:
-    result = Latencies()
+@scenario("callapi.accept.sequential", "connect → call_accepted, calls one after another (gunicorn direct)")
+async def sequential(ctx: BenchContext) -> Result:
+    url = ctx.callapi().call_api.ws_url
+    count = ctx.options.pick(*SEQUENTIAL_CALLS)
+    result = Result(info={"calls": count, "target": "gunicorn direct (ws://)"})
+    accept = result.figure("accept", goal="")
     run = uuid.uuid4().hex[:8]
     started = time.perf_counter()
-    for n in range(SEQUENTIAL_CALLS):
+    for n in range(count):
         try:
-            latency, ws = await accept_latency_ms(stack.call_api.ws_url, f"bench-seq-{run}-{n}")
+            latency, ws = await accept_latency_ms(url, f"bench-seq-{run}-{n}")
         except Exception as exc:
-            result.failures.append(repr(exc))
+            result.fail(repr(exc))
             continue
-        result.samples_ms.append(latency)
+        accept.add(latency)
         await hang_up(ws)
     result.wall_s = time.perf_counter() - started
+    result.set_value("calls_per_s", len(accept.samples) / result.wall_s, "calls/s")
     return result
 
 
-@scenario("callapi.accept.concurrent", f"{CONCURRENT_CALLS} calls opened at the same moment")
-async def concurrent(stack: Stack) -> Latencies:
-    result = Latencies()
+@scenario("callapi.accept.concurrent", "connect → call_accepted, all calls opened at the same moment")
+async def concurrent(ctx: BenchContext) -> Result:
+    url = ctx.callapi().call_api.ws_url
+    count = ctx.options.pick(*CONCURRENT_CALLS)
+    result = Result(info={"calls": count, "target": "gunicorn direct (ws://)"})
+    accept = result.figure("accept")
     run = uuid.uuid4().hex[:8]
     started = time.perf_counter()
     outcomes = await asyncio.gather(
-        *(accept_latency_ms(stack.call_api.ws_url, f"bench-conc-{run}-{n}") for n in range(CONCURRENT_CALLS)),
+        *(accept_latency_ms(url, f"bench-conc-{run}-{n}") for n in range(count)),
         return_exceptions=True,
     )
     result.wall_s = time.perf_counter() - started
     sockets = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
-            result.failures.append(repr(outcome))
+            result.fail(repr(outcome))
         else:
             latency, ws = outcome
-            result.samples_ms.append(latency)
+            accept.add(latency)
             sockets.append(ws)
     await asyncio.gather(*(hang_up(ws) for ws in sockets), return_exceptions=True)
+    result.set_value("calls_per_s", len(accept.samples) / result.wall_s, "calls/s")
     return result

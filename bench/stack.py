@@ -1,5 +1,8 @@
-"""The processes a benchmark runs against: its own redis-server and call-api gunicorn on free
-loopback ports (the same helpers as the tests), stopped afterwards."""
+"""The processes a benchmark runs against, on free loopback ports, with the same helpers as the
+tests: redis-server + call-api gunicorn (optionally behind the nginx TLS gateway), the media
+stack, or the full stack. Each is stopped when its `with` block ends."""
+
+from __future__ import annotations
 
 import contextlib
 import tempfile
@@ -8,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.callapi import CallApiServer, factory_path
+from tests.support.fullstack import FullStack, start_full_stack
+from tests.support.media import MediaStack, start_media_stack
+from tests.support.nginx import NginxGateway, make_certs
 from tests.support.redis import RedisServer
 
 
@@ -19,8 +25,10 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workers: int, factory: str = "create_echo_orchestrator") -> Iterator[Stack]:
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+def running_stack(
+    workers: int, factory: str = "create_echo_orchestrator", log_dir: Path | None = None
+) -> Iterator[Stack]:
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-"))
     redis = RedisServer(log_dir).start()
     # Logs stay at INFO, as in production: their cost is part of what is measured.
     api = CallApiServer(log_dir=log_dir, redis_url=redis.url, factory=factory_path(factory), workers=workers)
@@ -30,3 +38,46 @@ def running_stack(workers: int, factory: str = "create_echo_orchestrator") -> It
     finally:
         api.stop()
         redis.stop()
+
+
+@dataclass(frozen=True)
+class GatewayStack:
+    stack: Stack
+    nginx: NginxGateway
+
+    @property
+    def wss_url(self) -> str:
+        return self.nginx.wss_url
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.nginx.certs.ca)
+
+
+@contextlib.contextmanager
+def gateway_stack(workers: int, log_dir: Path) -> Iterator[GatewayStack]:
+    """call-api (echo orchestrator) behind the real nginx TLS gateway (infra/nginx's template)."""
+    certs = make_certs(log_dir / "certs")
+    with running_stack(workers, log_dir=log_dir / "callapi") as stack:
+        upstream = f"127.0.0.1:{stack.call_api.port}"
+        with NginxGateway(log_dir / "nginx", certs, [upstream]) as nginx:
+            yield GatewayStack(stack, nginx)
+
+
+@contextlib.contextmanager
+def media_stack(log_dir: Path, workers: int = 1) -> Iterator[MediaStack]:
+    media = start_media_stack(log_dir, workers=workers)
+    try:
+        yield media
+    finally:
+        media.stop()
+
+
+@contextlib.contextmanager
+def full_stack(log_dir: Path, workers: int = 1) -> Iterator[FullStack]:
+    """Redis + mediasoup service + media-controller + call-api with the real Orchestrator."""
+    stack = start_full_stack(log_dir, workers=workers)
+    try:
+        yield stack
+    finally:
+        stack.stop()

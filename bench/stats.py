@@ -1,4 +1,4 @@
-"""Latency samples and their summary."""
+"""Percentiles and summaries of samples."""
 
 import statistics
 from dataclasses import dataclass, field
@@ -13,24 +13,39 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    if value is None or value != value:  # None or NaN
+        return None
+    return round(value, digits)
+
+
+def summarize(values: list[float]) -> dict[str, Any]:
+    """n, p50/p95/p99, mean, min, max of the values (None when there are none)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "min": None, "max": None}
+    return {
+        "n": len(ordered),
+        "p50": rounded(percentile(ordered, 50)),
+        "p95": rounded(percentile(ordered, 95)),
+        "p99": rounded(percentile(ordered, 99)),
+        "mean": rounded(statistics.fmean(ordered)),
+        "min": rounded(ordered[0]),
+        "max": rounded(ordered[-1]),
+    }
+
+
+def slope(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of ys over xs (None with fewer than 2 distinct xs)."""
+    if len(xs) < 2 or len(set(xs)) < 2:
+        return None
+    return statistics.linear_regression(xs, ys).slope
+
+
 @dataclass
 class Latencies:
+    """Latency samples of one kind, with failures and the wall time they took."""
+
     samples_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.samples_ms)
-        ok = len(ordered)
-        return {
-            "ok": ok,
-            "failed": len(self.failures),
-            "p50_ms": round(percentile(ordered, 50), 2),
-            "p95_ms": round(percentile(ordered, 95), 2),
-            "p99_ms": round(percentile(ordered, 99), 2),
-            "mean_ms": round(statistics.fmean(ordered), 2) if ok else None,
-            "max_ms": round(ordered[-1], 2) if ok else None,
-            "wall_s": round(self.wall_s, 3),
-            "calls_per_s": round(ok / self.wall_s, 1) if self.wall_s else None,
-            "first_failures": self.failures[:5],
-        }

@@ -22,6 +22,7 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # The image the Kubernetes form is rendered for (infra/k8s); see docs/deployment.md.
 KUBERNETES_NGINX_VERSION = (1, 28, 0)
 KUBERNETES_CALL_API_HOST = "call-api-headless.voicebot.svc.cluster.local:8000"
+HSTS = '"max-age=63072000" always'
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Gateway:
     max_fails: int = 2
     fail_timeout: str = "10s"
     nginx_version: tuple[int, int, int] = (1, 22, 1)
+    # Off for the local stack: HSTS on "localhost" would hold for every port of every local dev server.
+    hsts: bool = True
 
     def values(self) -> dict[str, str]:
         if not self.upstreams:
@@ -81,6 +84,7 @@ class Gateway:
             "HTTP_LISTEN": f"{host}{self.http_port}",
             "HTTPS_LISTEN": f"{host}{self.https_port} ssl" + ("" if http2_directive else " http2"),
             "HTTP2_ON": "        http2 on;\n" if http2_directive else "",
+            "HSTS": f"        add_header Strict-Transport-Security {HSTS};\n" if self.hsts else "",
             "HTTPS_REDIRECT_PORT": "" if self.https_port == 443 else f":{self.https_port}",
             "SERVER_NAME": self.server_name,
             "TLS_CERT": self.cert,
@@ -145,6 +149,7 @@ def local(
         worker_processes="1",
         worker_connections=1024,
         nginx_version=local_nginx_version(),
+        hsts=False,
     )
     for name, value in overrides.items():
         setattr(gateway, name, value)

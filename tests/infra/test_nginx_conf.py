@@ -32,6 +32,7 @@ def test_local_form_passes_nginx_t(tmp_path: Path, certs: Certs) -> None:
     text = check(gateway, tmp_path)
     assert "listen 127.0.0.1:18443 ssl" in text and "listen 127.0.0.1:18080;" in text
     assert "return 308 https://$host:18443$request_uri;" in text
+    assert "Strict-Transport-Security" not in text
     assert len(re.findall(r"server 127\.0\.0\.1:1800[12] max_fails=2 fail_timeout=10s;", text)) == 2
 
 
@@ -79,6 +80,7 @@ def test_gateway_contract_directives() -> None:
         "add_header X-Trace-ID $trace_id always;",
         "proxy_next_upstream error timeout http_503;",
         "ssl_protocols TLSv1.2 TLSv1.3;",
+        'add_header Strict-Transport-Security "max-age=63072000" always;',
         "log_format gateway_json escape=json",
         "keepalive 32;",
     ):

@@ -7,6 +7,7 @@ import re
 import secrets
 import signal
 import ssl
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
 PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx"}
+LISTENERS = {"reap-orphans"}
 PORT_KEYS = (
     "HTTPS_PORT",
     "HTTP_PORT",
@@ -72,7 +74,7 @@ def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
 def test_every_process_runs_under_supervisord(stack: tuple[LocalStack, str]) -> None:
     local, _ = stack
     processes = local.processes()
-    assert set(processes) == PROGRAMS
+    assert set(processes) == PROGRAMS | LISTENERS
     assert {p["statename"] for p in processes.values()} == {"RUNNING"}
     for name in PROGRAMS:
         assert (local.dir / "logs" / f"{name}.log").exists()
@@ -131,23 +133,46 @@ async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> 
         wait_until(lambda p=path: trace_id in p.read_text(), 10.0, f"trace id {trace_id} in {name}")
 
 
-@pytest.mark.parametrize("program", ["media-controller", "redis"])
+def children(pid: int) -> list[int]:
+    return [p for p in map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+
+
+def healthy(values: dict[str, str], program: str) -> bool:
+    if program == "media-controller":
+        return http_ok(f"http://127.0.0.1:{values['MEDIA_CONTROLLER_PORT']}/readyz")
+    if program == "redis":
+        return port_open(int(values["REDIS_PORT"]))
+    if program == "call-api-1":
+        return http_ok(f"http://127.0.0.1:{values['CALL_API_1_PORT']}/readyz")
+    context = ssl.create_default_context(cafile=values["CA_FILE"])
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context), urllib.request.ProxyHandler({})
+    )
+    try:
+        with opener.open(f"https://127.0.0.1:{values['HTTPS_PORT']}/nginx-healthz", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+# nginx and gunicorn leave workers holding the port when their master is SIGKILLed; the stack's
+# reap-orphans listener must clear them so the restarted master can bind again.
+@pytest.mark.parametrize("program", ["media-controller", "redis", "nginx", "call-api-1"])
 def test_a_killed_process_is_restarted(stack: tuple[LocalStack, str], program: str) -> None:
     local, _ = stack
     old = local.processes()[program]["pid"]
+    old_children = children(old)
     os.kill(old, signal.SIGKILL)
 
     def restarted() -> bool:
         info = local.processes()[program]
         return info["statename"] == "RUNNING" and info["pid"] not in (0, old)
 
-    wait_until(restarted, 20.0, f"supervisord to restart {program}")
-    values = local.values()
-    if program == "media-controller":
-        url = f"http://127.0.0.1:{values['MEDIA_CONTROLLER_PORT']}/readyz"
-        wait_until(lambda: http_ok(url), 20.0, "the restarted media-controller to be ready")
-    else:
-        wait_until(lambda: port_open(int(values["REDIS_PORT"])), 20.0, "the restarted redis")
+    wait_until(restarted, 30.0, f"supervisord to restart {program}")
+    wait_until(
+        lambda: not any(pid_alive(pid) for pid in old_children), 10.0, f"the old {program} workers to go"
+    )
+    wait_until(lambda: healthy(local.values(), program), 30.0, f"the restarted {program} to be healthy")
 
 
 def test_down_stops_everything(tmp_path: Path) -> None:

@@ -8,13 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from voicebot_tracing import setup_logging
 
-from call_api import endpoint, health
+from call_api import endpoint, health, metrics
 from call_api.cache import RedisCacheManager
 from call_api.factory_loader import load_factory
 from call_api.instance_header import InstanceHeaderMiddleware
 from call_api.registry import CallRegistry
 from call_api.settings import Settings
-from call_api.telemetry import SERVICE_NAME, instrument_app, setup_process_tracing
+from call_api.telemetry import (
+    SERVICE_NAME,
+    instrument_app,
+    setup_process_tracing,
+    shutdown_process_tracing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +65,13 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         finally:
             await run_factory_hook(factory, "shutdown")
             await cache.aclose()
+            await asyncio.to_thread(shutdown_process_tracing)  # the spans of the last calls
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(endpoint.router)
+    app.include_router(metrics.router)
     app.add_middleware(InstanceHeaderMiddleware, instance=settings.instance)
     instrument_app(app)
     return app

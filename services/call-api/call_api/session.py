@@ -33,10 +33,12 @@ from voicebot_protocol.client import CallAcceptedPayload, ErrorPayload
 from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_for
 from voicebot_tracing.context import set_call
 
+from call_api import metrics
 from call_api.call_state import CallLifecycle, CallState
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
 from call_api.registry import CallRegistry
 from call_api.settings import Settings
+from call_api.telemetry import traced
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("call_api.session")
@@ -125,7 +127,8 @@ class CallSession:
                         FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER
                     )
                     return
-                claimed = await self.registry.claim(self.call_id, self, self.token)
+                with tracer.start_as_current_span("call_start"):
+                    claimed = await self.registry.claim(self.call_id, self, self.token)
                 if not claimed:
                     await self._refuse(
                         FailureCode.DUPLICATE_CALL,
@@ -137,7 +140,8 @@ class CallSession:
                 if orchestrator is None:
                     return
                 try:
-                    await self._run(orchestrator)
+                    with metrics.ACTIVE_CALLS.track_inprogress():
+                        await self._run(orchestrator)
                 finally:
                     await self._close_orchestrator(orchestrator)
         except Exception:
@@ -197,6 +201,7 @@ class CallSession:
 
     # --- steps 3 and 5: the factory -------------------------------------------
 
+    @traced("factory")
     async def _create_orchestrator(self, initial_vars: dict[str, Any]) -> Orchestrator | None:
         assert self.call_id is not None
         try:
@@ -245,6 +250,7 @@ class CallSession:
             result: CallResult | None = run_task.result()
             if result is None:
                 log.info("call ended by the client", extra={"terminated": not self.client_gone})
+                self._outcome("ended", "client_ended")
                 self.lifecycle.advance(CallState.ENDING)
                 await self._close(CloseCode.NORMAL, "call_terminated")
                 return
@@ -333,6 +339,7 @@ class CallSession:
     async def _refuse(self, code: FailureCode | str, reason: str, close_code: CloseCode) -> None:
         """Before acceptance: call_failed, then close."""
         self.lifecycle.advance(CallState.ENDING)
+        self._outcome("refused", str(code))
         log.info(
             "call refused", extra={"failure_code": str(code), "reason": reason, "close_code": int(close_code)}
         )
@@ -343,9 +350,14 @@ class CallSession:
         """After acceptance: call_ended, then close with the code of the reason."""
         self.lifecycle.advance(CallState.ENDING)
         close_code = CLOSE_CODE_FOR_END.get(reason, CloseCode.INTERNAL_ERROR)
+        self._outcome("ended", str(reason))
         log.info("call ended by the server", extra={"end_reason": str(reason), "close_code": int(close_code)})
         await self.send(CallEnded(reason=message, code=str(reason)))
         await self._close(close_code, str(reason))
+
+    def _outcome(self, outcome: str, reason: str) -> None:
+        metrics.CALLS.labels(outcome, reason).inc()
+        trace.get_current_span().set_attributes({"call.outcome": outcome, "call.reason": reason})
 
     async def _end_unexpectedly(self) -> None:
         if self.lifecycle.state in (CallState.ENDING, CallState.CLOSED):

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     call_ttl_seconds: int = Field(default=30, ge=3)
     orchestrator_close_timeout: float = Field(default=10.0, gt=0)
     send_timeout: float = Field(default=10.0, gt=0)
-    trace_exporter: Literal["none", "console", "otlp"] = "none"
+    # None: "otlp" when an endpoint is known (otlp_endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
+    trace_exporter: Literal["none", "console", "otlp"] | None = None
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
 

@@ -1,4 +1,5 @@
-"""JSON logs: one object per line with ts, level, service, logger, message, trace_id, call_id."""
+"""JSON logs: one object per line with ts, level, service, logger, message, trace_id, call_id
+(null outside a call), and span_id when a span is current."""
 
 import json
 import logging
@@ -8,6 +9,7 @@ import time
 from typing import Any
 
 from voicebot_tracing.context import current_call_id, current_trace_id
+from voicebot_tracing.otel import current_span_ids
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -18,6 +20,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        span_ids = current_span_ids()
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -25,10 +28,14 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "logger": record.name,
             "message": record.getMessage(),
-            "trace_id": getattr(record, "trace_id", None) or current_trace_id(),
+            "trace_id": getattr(record, "trace_id", None)
+            or current_trace_id()
+            or (span_ids[0] if span_ids else None),
             "call_id": getattr(record, "call_id", None) or current_call_id(),
             "pid": record.process,
         }
+        if span_ids is not None and span_ids[0] == entry["trace_id"]:
+            entry["span_id"] = span_ids[1]
         for key, value in record.__dict__.items():
             if key not in _RESERVED and key not in entry:
                 entry[key] = value

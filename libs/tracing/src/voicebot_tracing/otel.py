@@ -1,6 +1,11 @@
-"""OpenTelemetry, set up once per process. The call's X-Trace-ID is the OTel trace id."""
+"""OpenTelemetry, set up once per process. The call's X-Trace-ID is the OTel trace id.
+
+Export: OTLP http/protobuf when an endpoint is known — the service's own setting, else the
+standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT — and off otherwise.
+Spans leave in batches at most EXPORT_DELAY_MS after they end, and on shutdown (flush_tracing)."""
 
 import logging
+import os
 import secrets
 
 from opentelemetry import trace
@@ -14,31 +19,69 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 log = logging.getLogger(__name__)
 _configured = False
 
+EXPORT_DELAY_MS = 500
+TRACES_PATH = "/v1/traces"
 
-def _exporter(kind: str, endpoint: str | None) -> SpanExporter | None:
-    if kind == "otlp" and endpoint:
+
+def otlp_traces_url(endpoint: str | None = None) -> str | None:
+    """Where OTLP/HTTP spans go: `endpoint` (a base URL, or a full .../v1/traces URL), else the
+    standard environment variables; None if none is set."""
+    if endpoint:
+        base = endpoint.rstrip("/")
+        return base if base.endswith(TRACES_PATH) else base + TRACES_PATH
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if traces:
+        return traces  # the spec of this variable: used exactly as given
+    common = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if common:
+        return common.rstrip("/") + TRACES_PATH
+    return None
+
+
+def resolve_exporter(kind: str | None, endpoint: str | None) -> tuple[str, str | None]:
+    """(exporter kind, OTLP traces URL). kind None/"" means: "otlp" if an endpoint is known, else "none"."""
+    url = otlp_traces_url(endpoint)
+    chosen = (kind or "").strip().lower() or ("otlp" if url else "none")
+    if chosen == "otlp" and url is None:
+        log.warning("OTLP exporter chosen without an endpoint; spans are not exported")
+        return "none", None
+    return chosen, url if chosen == "otlp" else None
+
+
+def _exporter(kind: str, url: str | None) -> SpanExporter | None:
+    if kind == "otlp" and url:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
+        return OTLPSpanExporter(endpoint=url, timeout=5)
     if kind == "console":
         return ConsoleSpanExporter()
     return None
 
 
-def setup_tracing(service: str, exporter: str = "none", otlp_endpoint: str | None = None) -> TracerProvider:
-    """exporter: "otlp" (http/protobuf to otlp_endpoint), "console" or "none"."""
+def setup_tracing(
+    service: str, exporter: str | None = None, otlp_endpoint: str | None = None
+) -> TracerProvider:
+    """exporter: "otlp" (http/protobuf), "console", "none", or None (otlp if an endpoint is known)."""
     global _configured
     provider = trace.get_tracer_provider()
     if _configured and isinstance(provider, TracerProvider):
         return provider
+    kind, url = resolve_exporter(exporter, otlp_endpoint)
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    span_exporter = _exporter(exporter, otlp_endpoint)
+    span_exporter = _exporter(kind, url)
     if span_exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=500))
+        provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=EXPORT_DELAY_MS))
     trace.set_tracer_provider(provider)
     _configured = True
-    log.info("tracing configured", extra={"exporter": exporter if span_exporter else "none"})
+    log.info("tracing configured", extra={"exporter": kind if span_exporter else "none", "endpoint": url})
     return provider
+
+
+def flush_tracing(timeout_s: float = 5.0) -> None:
+    """Export the spans still queued (at shutdown; the SDK's atexit hook is a second chance)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(int(timeout_s * 1000))
 
 
 def parent_context_for(trace_id: str, traceparent: str | None = None) -> Context:
@@ -64,3 +107,11 @@ def traceparent_for(span: trace.Span | None = None) -> str | None:
     if not span_ctx.is_valid:
         return None
     return f"00-{span_ctx.trace_id:032x}-{span_ctx.span_id:016x}-{int(span_ctx.trace_flags):02x}"
+
+
+def current_span_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) of the current span, hex; None outside any span."""
+    span_ctx = trace.get_current_span().get_span_context()
+    if not span_ctx.is_valid:
+        return None
+    return f"{span_ctx.trace_id:032x}", f"{span_ctx.span_id:016x}"

@@ -84,6 +84,7 @@ class Orchestrator:
         self._speech_changed = asyncio.Event()
         self._failures = 0
         self._closed = False
+        self._bot_leg_ready = asyncio.Event()  # the gateway consumes the bot's audio
 
     # --- the call --------------------------------------------------------------------------------
 
@@ -160,6 +161,8 @@ class Orchestrator:
         await self._send(
             MediasoupResponse(payload=MediasoupResponsePayload(request_id=payload.request_id, data=data))
         )
+        if payload.method == "consume" and data.get("producer_id") in ("bot", self.media.bot_producer_id):
+            self._bot_leg_ready.set()
 
     # --- media → orchestrator ----------------------------------------------------------------------
 
@@ -185,7 +188,7 @@ class Orchestrator:
                     )
                 )
             elif isinstance(event, PlaybackFinished):
-                waiter = self._finished.pop(event.stream_id, None)
+                waiter = self._finished.get(event.stream_id)  # _wait_finished removes it
                 if waiter and not waiter.done():
                     waiter.set_result(event)
             elif isinstance(event, BargeInDetected):
@@ -226,6 +229,11 @@ class Orchestrator:
     # --- the dialog --------------------------------------------------------------------------------
 
     async def _converse(self) -> None:
+        # Greeting before the gateway consumes the bot's audio would be lost on the phone.
+        try:
+            await asyncio.wait_for(self._bot_leg_ready.wait(), self.cfg.media_ready_timeout)
+        except TimeoutError:
+            log.warning("the gateway did not consume the bot's audio in time; greeting anyway")
         await self._speak(self.dialog.greeting)
         while not self.dialog.finished:
             heard = await self._listen()
@@ -258,6 +266,15 @@ class Orchestrator:
         if interrupted is not None:
             finished = await self._wait_finished(interrupted.stream_id, timeout=1.0)
             heard = interrupted.heard_text(finished.played_ms if finished else 0)
+            log.info(
+                "bot interrupted",
+                extra={
+                    "stream_id": interrupted.stream_id,
+                    "played_ms": finished.played_ms if finished else None,
+                    "duration_ms": round(interrupted.duration_ms),
+                    "heard": heard,
+                },
+            )
             self.dialog.record_heard(heard)
             await self._send(Transcript(payload=TranscriptPayload(role="bot", text=heard, interrupted=True)))
         self.turns.to(Turn.USER_TURN)
@@ -297,18 +314,20 @@ class Orchestrator:
                 self._speaking = None
 
     async def _wait_finished(self, stream_id: str, timeout: float) -> PlaybackFinished | None:
+        """The stream's playback_finished (None on timeout). A cancelled wait (barge-in) leaves the
+        waiter in place for the interrupted turn to read how much was played."""
         waiter = self._finished.get(stream_id)
         if waiter is None:
             return None
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            finished = await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except TimeoutError:
             log.warning("no playback_finished for stream", extra={"stream_id": stream_id})
-            return None
-        finally:
-            self._finished.pop(stream_id, None)
-            if self._speaking is not None and self._speaking.stream_id == stream_id:
-                self._speaking = None
+            finished = None
+        self._finished.pop(stream_id, None)
+        if self._speaking is not None and self._speaking.stream_id == stream_id:
+            self._speaking = None
+        return finished
 
     async def _listen(self) -> str:
         """USER_TURN: caller audio → STT until the end of the utterance; the final transcript."""

@@ -13,6 +13,7 @@ class OrchestratorSettings(BaseSettings):
     provider_attempts: int = 3  # failures in a row before the call ends (each plays the filler)
     provider_backoff: float = 0.2  # seconds, doubled per failure
     tts_cache_ttl: int = 24 * 3600
+    media_ready_timeout: float = 10.0  # wait for the gateway's bot leg before greeting
     silence_timeout: float = 8.0  # no caller speech in USER_TURN → the dialog reprompts
     max_utterance_seconds: float = 15.0
     preroll_ms: int = 400  # caller audio kept before a barge-in, fed to STT with the new turn

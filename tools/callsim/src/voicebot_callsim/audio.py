@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
 
 
-def read_audio(path: str | Path, rate: int = 16000) -> bytes:
+def read_audio(path: str | Path | BinaryIO, rate: int = 16000) -> bytes:
     """Any audio file → PCM s16le mono at `rate`."""
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     out = bytearray()
-    with av.open(str(path)) as container:
+    with av.open(path if hasattr(path, "read") else str(path)) as container:
         for frame in container.decode(audio=0):
             for converted in resampler.resample(frame):
                 out += converted.to_ndarray().astype(np.int16).tobytes()
@@ -65,4 +66,4 @@ def speech_pcm(text: str, rate: int = 16000, voice: str = "en-us+f3") -> bytes:
     wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], check=True, capture_output=True).stdout
     import io
 
-    return read_audio(io.BytesIO(wav), rate)  # type: ignore[arg-type]
+    return read_audio(io.BytesIO(wav), rate)

@@ -30,7 +30,9 @@ class GatewayLegs:
         self.receiver.close()
 
 
-async def connect_gateway(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> GatewayLegs:
+async def connect_gateway(
+    signal: Signal, *, caller_ssrc: int = 0x5EED_0001, audio_level: bool = False
+) -> GatewayLegs:
     """Run the mediasoup_request methods a gateway needs, through `signal` (e.g. MediaSession.signal)."""
     caller = await signal("createPlainTransport", {"comedia": True})
     produced = await signal(
@@ -38,7 +40,7 @@ async def connect_gateway(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> 
         {
             "transport_id": caller["transport_id"],
             "kind": "audio",
-            "rtp_parameters": caller_rtp_parameters(caller_ssrc),
+            "rtp_parameters": caller_rtp_parameters(caller_ssrc, audio_level=audio_level),
         },
     )
     receiver = await RtpOpusReceiver.open()

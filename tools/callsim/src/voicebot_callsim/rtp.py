@@ -16,9 +16,16 @@ OPUS_PT = 100
 _RTP = struct.Struct("!BBHII")
 
 
-def caller_rtp_parameters(ssrc: int, payload_type: int = OPUS_PT) -> dict[str, Any]:
-    """The `produce` rtp_parameters of a gateway sending Opus RTP with this SSRC."""
-    return {
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+AUDIO_LEVEL_EXT_ID = 1
+
+
+def caller_rtp_parameters(
+    ssrc: int, payload_type: int = OPUS_PT, *, audio_level: bool = False
+) -> dict[str, Any]:
+    """The `produce` rtp_parameters of a gateway sending Opus RTP with this SSRC (and, with
+    audio_level, the RFC 6464 header extension mediasoup's AudioLevelObserver reads)."""
+    parameters: dict[str, Any] = {
         "codecs": [
             {
                 "mimeType": "audio/opus",
@@ -30,6 +37,9 @@ def caller_rtp_parameters(ssrc: int, payload_type: int = OPUS_PT) -> dict[str, A
         ],
         "encodings": [{"ssrc": ssrc}],
     }
+    if audio_level:
+        parameters["headerExtensions"] = [{"uri": AUDIO_LEVEL_URI, "id": AUDIO_LEVEL_EXT_ID}]
+    return parameters
 
 
 def opus_packets(pcm: bytes, rate: int) -> list[bytes]:
@@ -73,6 +83,7 @@ class RtpOpusSender:
         self.sequence = 1000
         self.timestamp = 0
         self.sent_at: list[float] = []  # monotonic time of every packet sent
+        self.audio_level: int | None = None  # set: every packet claims this level (-dBov, 0..127)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
 
@@ -83,21 +94,36 @@ class RtpOpusSender:
     async def send_silence(self, seconds: float) -> float:
         return await self.send_pcm(bytes(int(16000 * seconds) * 2), 16000)
 
-    async def send_packets(self, packets: list[bytes], *, realtime: bool = True) -> float:
+    async def send_packets(
+        self, packets: list[bytes], *, realtime: bool = True, order: list[int] | None = None
+    ) -> float:
+        """`order`: the indexes of `packets` in the order they go out (to test reordering and loss);
+        sequence numbers and timestamps stay those of the index."""
         first = time.monotonic()
-        for index, payload in enumerate(packets):
+        base_sequence, base_timestamp = self.sequence, self.timestamp
+        for slot, index in enumerate(order if order is not None else range(len(packets))):
             if realtime:
-                delay = first + index * 0.020 - time.monotonic()
+                delay = first + slot * 0.020 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            header = _RTP.pack(
-                0x80, self.payload_type, self.sequence & 0xFFFF, self.timestamp & 0xFFFFFFFF, self.ssrc
-            )
-            self._sock.sendto(header + payload, self.address)
+            self.sequence, self.timestamp = base_sequence + index, base_timestamp + 960 * index
+            self._sock.sendto(self._header() + packets[index], self.address)
             self.sent_at.append(time.monotonic())
-            self.sequence += 1
-            self.timestamp += 960
+        self.sequence, self.timestamp = base_sequence + len(packets), base_timestamp + 960 * len(packets)
         return first
+
+    def _header(self) -> bytes:
+        extended = self.audio_level is not None
+        header = _RTP.pack(
+            0x90 if extended else 0x80,
+            self.payload_type,
+            self.sequence & 0xFFFF,
+            self.timestamp & 0xFFFFFFFF,
+            self.ssrc,
+        )
+        if self.audio_level is not None:  # one-byte header extension (RFC 8285), voice activity bit set
+            header += struct.pack("!HHBBxx", 0xBEDE, 1, AUDIO_LEVEL_EXT_ID << 4, 0x80 | self.audio_level)
+        return header
 
     def close(self) -> None:
         self._sock.close()
@@ -207,24 +233,32 @@ class CallerVoice:
         self._task = asyncio.create_task(self._run(), name="caller-voice")
 
     async def say(self, pcm: bytes, rate: int) -> float:
+        return await self.say_packets(opus_packets(pcm, rate))
+
+    async def say_packets(self, packets: list[bytes]) -> float:
+        """Queue already encoded 20 ms Opus packets; the monotonic time the first one was sent."""
         onset: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        await self._speech.put((opus_packets(pcm, rate), onset))
+        await self._speech.put((packets, onset))
         return await onset
 
     async def _run(self) -> None:
         start = time.monotonic()
         index = 0
         current: list[bytes] = []
+        onset: asyncio.Future[float] | None = None
         while True:
             if not current and not self._speech.empty():
                 current, onset = self._speech.get_nowait()
-                onset.set_result(start + index * 0.020)
                 current = list(current)
             payload = current.pop(0) if current else self._silence
             delay = start + index * 0.020 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             await self.sender.send_packets([payload], realtime=False)
+            if onset is not None:  # the onset is when the first packet really left
+                if not onset.done():
+                    onset.set_result(self.sender.sent_at[-1])
+                onset = None
             index += 1
 
     async def stop(self) -> None:

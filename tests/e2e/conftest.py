@@ -1,0 +1,13 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fullstack import FullStack, start_full_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
+    running = start_full_stack(Path(tmp_path_factory.mktemp("e2e")))
+    yield running
+    running.stop()

@@ -1,0 +1,123 @@
+"""Whole calls through the real back end — call-api + the Orchestrator on gunicorn, the
+media-controller, a mediasoup worker, Redis — placed by a gateway client (callsim) with RTP on
+real UDP. Nothing is faked: the bot speaks with espeak-ng, the caller is understood by pocketsphinx."""
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import redis
+from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
+from voicebot_callsim.audio import speech_pcm
+from voicebot_callsim.call import GatewayCall
+from voicebot_protocol import CloseCode
+
+from tests.support.fullstack import FullStack
+
+RATE = 16000
+FRAME = 640  # 20 ms at 16 kHz
+
+
+def bot_texts(call: GatewayCall) -> list[dict]:
+    return [
+        e.message["payload"]
+        for e in call.events
+        if e.name == "transcript" and e.message["payload"]["role"] == "bot"
+    ]
+
+
+async def transcribe(pcm: bytes, phrases: list[str]) -> str:
+    session = await PocketsphinxSTT().open(phrases)
+    try:
+        for start in range(0, len(pcm), FRAME):
+            await session.feed(pcm[start : start + FRAME])
+        return (await session.finish()).text
+    finally:
+        await session.aclose()
+
+
+async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
+    call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Ann"})
+    await call.start()
+    legs = await call.setup_media()
+    try:
+        # The greeting arrives as RTP; pocketsphinx, told the greeting could name Ann, Bob or Maria,
+        # hears Ann in the decoded audio.
+        greeting = await call.wait_event("transcript", 20, role="bot")
+        assert "Ann" in greeting.message["payload"]["text"]
+        play = await call.wait_event("play_audio", 1)
+        assert play.message["payload"]["codec"] == "opus"
+        assert play.message["payload"]["rtp_port"] == legs.receiver.port
+        await legs.receiver.wait_quiet(0.3, 5)
+        template = greeting.message["payload"]["text"].replace("Ann", "{}").rstrip("?.")
+        heard = await transcribe(
+            legs.receiver.pcm(RATE), [template.format(n) for n in ("ann", "bob", "maria")]
+        )
+        assert "ann" in heard.split(), heard
+
+        # The caller accepts; the right reply comes back. The caller talks over it: stop_audio
+        # arrives, the bot's RTP stops, and only what was heard stays in the transcript.
+        since = len(call.events)
+        await call.say(speech_pcm("yes please", RATE), RATE)
+        play = await call.wait_event("play_audio", 20, since)
+        assert "which day" in play.message["payload"]["text"].lower()
+        packets_before = len(legs.receiver.packets)
+        await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))  # let one second of it play
+        onset = await call.say(speech_pcm("wednesday", RATE), RATE)
+        stop = await call.wait_event("stop_audio", 5, since)
+        assert stop.message["payload"]["stream_id"] == play.message["payload"]["stream_id"]
+        await legs.receiver.wait_quiet(0.3, 5)
+        last_bot_packet = legs.receiver.packets[-1].at
+        assert last_bot_packet - stop.at < 0.15, "bot audio kept flowing after stop_audio"
+        assert len(legs.receiver.packets) > packets_before
+        print(f"barge-in: stop_audio {1000 * (stop.at - onset):.0f} ms after onset")
+        interrupted = await call.wait_event("transcript", 10, since, role="bot", interrupted=True)
+        cut = interrupted.message["payload"]["text"]
+        assert cut and len(cut) < len("Which day suits you, Monday, Wednesday or Friday?"), cut
+
+        # What the caller said over the bot was understood: the dialog moves on to the time of day.
+        after_stop = call.events.index(stop)
+        caller = await call.wait_event("transcript", 20, after_stop, role="caller")
+        assert "wednesday" in caller.message["payload"]["text"]
+        await call.wait_for(
+            lambda e: any("morning or afternoon" in t["text"].lower() for t in bot_texts(call)), 20
+        )
+
+        since = len(call.events)
+        await call.say(speech_pcm("morning", RATE), RATE)
+        ended = await call.wait_event("call_ended", 30, since)
+        assert ended.message["code"] == "dialog_completed"
+        assert any("booked for wednesday morning" in t["text"].lower() for t in bot_texts(call))
+        await asyncio.wait_for(call.closed.wait(), 5)
+        assert call.close_code == CloseCode.NORMAL
+    finally:
+        await call.aclose()
+
+
+async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
+    call_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    call = GatewayCall(stack.call_api.ws_url, call_id, {"contact_name": "Bob"})
+    await call.start()
+    await call.setup_media()
+    await call.wait_event("play_audio", 20)
+    await call.terminate()
+
+    def media_objects_left() -> list[dict]:
+        sessions = stack.media.get("/v1/stats")["sessions"]
+        return [s for s in sessions if s["call_id"] == call_id]
+
+    def redis_keys_left() -> list[bytes]:
+        return redis.Redis.from_url(stack.redis.url).keys(f"*{call_id}*")
+
+    deadline = time.monotonic() + 5
+    while (media_objects_left() or redis_keys_left()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert media_objects_left() == []
+    assert redis_keys_left() == []
+    try:
+        stack.media.get(f"/v1/sessions/{call_id}/stats")
+        raise AssertionError("the media-controller still knows the call")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
