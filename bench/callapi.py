@@ -38,7 +38,7 @@ async def sequential(ctx: BenchContext) -> Result:
     url = ctx.callapi().call_api.ws_url
     count = ctx.options.pick(*SEQUENTIAL_CALLS)
     result = Result(info={"calls": count, "target": "gunicorn direct (ws://)"})
-    accept = result.figure("accept", goal="")
+    accept = result.figure("accept")
     run = uuid.uuid4().hex[:8]
     started = time.perf_counter()
     for n in range(count):

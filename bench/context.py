@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.stack import Stack, running_stack
+from bench.stack import Stack, full_stack, running_stack
+from tests.support.fullstack import FullStack
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class BenchContext:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
     _exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _callapi: Stack | None = None
+    _full: FullStack | None = None
 
     def scratch(self, name: str) -> Path:
         path = self.work_dir / name
@@ -43,6 +45,12 @@ class BenchContext:
                 running_stack(self.options.workers, log_dir=self.scratch("callapi"))
             )
         return self._callapi
+
+    def full(self) -> FullStack:
+        """The full stack with the real Orchestrator (1 gunicorn worker), shared by the call.* scenarios."""
+        if self._full is None:
+            self._full = self._exit.enter_context(full_stack(self.scratch("full")))
+        return self._full
 
     def close(self) -> None:
         self._exit.close()

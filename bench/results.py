@@ -35,6 +35,7 @@ class Result:
     info: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    tables: list[str] = field(default_factory=list)  # extra markdown tables (e.g. per ramp step)
 
     def figure(self, name: str, unit: str = "ms", goal: str | None = None) -> Figure:
         """The figure of this name, created on first use."""
@@ -49,6 +50,9 @@ class Result:
     def fail(self, what: str) -> None:
         self.failures.append(what)
 
+    def fail_all(self, what: list[str]) -> None:
+        self.failures.extend(what)
+
     def summary(self) -> dict[str, Any]:
         return {
             "figures": {name: f.summary() for name, f in self.figures.items()},
@@ -56,6 +60,7 @@ class Result:
             "failed": len(self.failures),
             "first_failures": self.failures[:5],
             "wall_s": round(self.wall_s, 2),
+            "tables": self.tables,
         }
 
 
@@ -86,3 +91,14 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             lines.append("| " + " | ".join(str(c) for c in row) + " |")
             label = ""
     return "\n".join(lines)
+
+
+def simple_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def extra_tables(results: dict[str, dict[str, Any]]) -> str:
+    parts = [f"{name}:\n\n{table}" for name, s in results.items() for table in s.get("tables", [])]
+    return "\n\n".join(parts)

@@ -6,6 +6,7 @@ Times are on the time.monotonic() clock (converted from the kernel's CLOCK_REALT
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 import time
@@ -95,4 +96,4 @@ def gaps_ms(arrivals: list[Arrival], since: float = 0.0, until: float = float("i
     """Inter-arrival times (ms) of consecutive packets that both arrived in [since, until]; a gap
     that a marker bit starts (a new playback after a pause) is not counted."""
     inside = [a for a in arrivals if since <= a.at <= until]
-    return [(b.at - a.at) * 1000 for a, b in zip(inside, inside[1:], strict=False) if not b.marker]
+    return [(b.at - a.at) * 1000 for a, b in itertools.pairwise(inside) if not b.marker]

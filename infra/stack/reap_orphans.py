@@ -19,7 +19,9 @@ def main() -> None:
             process, _ = childutils.eventdata(payload + "\n")
             try:
                 os.killpg(int(process["pid"]), signal.SIGKILL)
-                print(f"killed the rest of {process['processname']}'s group {process['pid']}", file=sys.stderr)
+                print(
+                    f"killed the rest of {process['processname']}'s group {process['pid']}", file=sys.stderr
+                )
             except ProcessLookupError:
                 pass  # nothing was left
         childutils.listener.ok(sys.stdout)

@@ -240,8 +240,12 @@ def up() -> int:
         say(f"already up (supervisord at {SOCKET})")
         print_endpoints(read_env())
         return 0
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
     RUN_DIR.chmod(0o700)
+    if LOG_DIR.exists():  # keep the last stack's logs one generation back, not mixed with these
+        shutil.rmtree(RUN_DIR / "logs.previous", ignore_errors=True)
+        LOG_DIR.rename(RUN_DIR / "logs.previous")
+    LOG_DIR.mkdir()
     env = write_config()
     # The stack's processes get their settings from supervisord.conf only.
     clean = {

@@ -4,8 +4,22 @@ Every value comes from the environment (CALL_API_*, see call_api/settings.py).""
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
-from call_api.settings import Settings
+# Prometheus multiprocess mode (call_api/metrics.py): every worker writes its metric values under
+# this directory and /metrics aggregates them. Set before anything imports prometheus_client (it
+# reads the variable at import), one fresh directory per gunicorn instance, removed on exit.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="call-api-metrics-")
+else:  # given by the deployment: start from an empty directory (stale files would be counted)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for _stale in os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
+        if _stale.endswith(".db"):
+            os.remove(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _stale))
+
+from call_api.settings import Settings  # noqa: E402
 
 _settings = Settings()
 
@@ -37,3 +51,15 @@ logconfig_dict = {
         "gunicorn.access": {"level": _level, "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker is gone (exit, crash, restart): its live gauges (active calls) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

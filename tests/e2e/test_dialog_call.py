@@ -121,3 +121,27 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
         raise AssertionError("the media-controller still knows the call")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404
+
+
+async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -> None:
+    """The false-barge-in guard: a loud voiced burst of 60 ms, shorter than the VAD onset rule (4 frames, 80 ms),
+    leaves the bot talking; the greeting plays to its end."""
+    call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Maria"})
+    await call.start()
+    await call.setup_media()
+    try:
+        play = await call.wait_event("play_audio", 20)
+        voiced = speech_pcm("ha", RATE)
+        loud_start = next(
+            i
+            for i in range(0, len(voiced), 2)
+            if abs(int.from_bytes(voiced[i : i + 2], "little", signed=True)) > 3000
+        )
+        burst = voiced[loud_start - loud_start % 2 : loud_start - loud_start % 2 + FRAME * 3]  # 60 ms
+        await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))
+        await call.say(burst, RATE)
+        greeting = await call.wait_event("transcript", 20, role="bot")
+        assert not greeting.message["payload"]["interrupted"]
+        assert not [e for e in call.events if e.name == "stop_audio"]
+    finally:
+        await call.terminate()

@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import ClientConnection
 
 from tests.gateway.conftest import StartGateway
@@ -78,11 +77,6 @@ async def test_draining_instance_keeps_its_active_call(start_gateway: StartGatew
     assert draining.instance in nginx.wait_access_record(trace_header(active))["call_api_instance"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the call-api to refuse handshakes with HTTP 503 while draining (docs/deployment.md); "
-    "today it accepts and then sends call_failed server_draining, which nginx cannot retry",
-)
 async def test_new_calls_skip_a_draining_instance(start_gateway: StartGateway) -> None:
     nginx, active, _, other, _ = await start_draining(start_gateway)
     context = nginx.ssl_context()

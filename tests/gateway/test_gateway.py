@@ -198,3 +198,14 @@ async def test_connection_limit_per_client_ip(start_gateway: StartGateway) -> No
     assert refused.value.response.status_code == 429
     for ws in held:
         await ws.close()
+
+
+def test_request_rate_limit_per_client_ip(start_gateway: StartGateway) -> None:
+    nginx, _ = start_gateway(nginx_overrides={"req_per_second": 1, "req_burst": 2})
+    answers = [https_get(nginx, "/healthz") for _ in range(6)]
+    statuses = [status for status, _, _ in answers]
+    assert statuses[:3] == [200, 200, 200]  # the one allowed now plus the burst of 2
+    assert 429 in statuses[3:]
+    for status, headers, _ in answers:
+        if status == 429:
+            assert re.fullmatch(TRACE_ID, headers["X-Trace-ID"])  # even on a refusal

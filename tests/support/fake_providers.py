@@ -38,6 +38,10 @@ class FakeServer:
         self.port = 0
         self._runner: web.AppRunner | None = None
 
+    @property
+    def listening(self) -> bool:
+        return self._runner is not None
+
     def mode_of(self, endpoint: str) -> str:
         return self.modes.get(endpoint, self.mode)
 
@@ -252,6 +256,10 @@ class ThreadedFake(Generic[S]):
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def is_up(self) -> bool:
+        return self.server.listening
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)

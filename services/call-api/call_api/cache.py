@@ -18,6 +18,12 @@ from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
 
+
+def _set_degraded_metric(degraded: bool) -> None:
+    from call_api.metrics import REDIS_DEGRADED  # lazily: keeps this module free of the web stack
+
+    REDIS_DEGRADED.set(1 if degraded else 0)
+
 T = TypeVar("T")
 
 # KEYS[1] is deleted only while it still holds ARGV[1]: a call never frees a claim it does not own.
@@ -159,6 +165,7 @@ class RedisCacheManager:
         error = f"{type(exc).__name__}: {exc}"
         if not self.degraded:
             self.degraded = True
+            _set_degraded_metric(True)
             self._degraded_since = now
             self._last_warning = now
             self._suppressed = 0
@@ -176,5 +183,6 @@ class RedisCacheManager:
     def _recovered(self) -> None:
         down_for = time.monotonic() - self._degraded_since
         self.degraded = False
+        _set_degraded_metric(False)
         self._skip_until = 0.0
         log.warning("redis recovered; cache back", extra={"down_seconds": round(down_for, 3)})

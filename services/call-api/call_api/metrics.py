@@ -26,9 +26,7 @@ MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Voice latencies: tens of milliseconds to several seconds.
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
-ACTIVE_CALLS = Gauge(
-    "callapi_active_calls", "Calls accepted and not yet closed", multiprocess_mode="livesum"
-)
+ACTIVE_CALLS = Gauge("callapi_active_calls", "Calls accepted and not yet closed", multiprocess_mode="livesum")
 CALLS = Counter(
     "callapi_calls_total",
     "Calls finished, by outcome (ended: after call_accepted; refused: call_failed before) and reason",
@@ -66,7 +64,9 @@ PROVIDER_ERRORS = Counter(
 PROVIDER_RETRIES = Counter(
     "callapi_provider_retries_total", "Provider steps retried after a failure (filler played)", ["provider"]
 )
-CACHE_LOOKUPS = Counter("callapi_cache_lookups_total", "Cache lookups by cache and result", ["cache", "result"])
+CACHE_LOOKUPS = Counter(
+    "callapi_cache_lookups_total", "Cache lookups by cache and result", ["cache", "result"]
+)
 REDIS_DEGRADED = Gauge(
     "callapi_redis_degraded",
     "1 while Redis is unreachable and the cache is bypassed (degraded mode)",
@@ -78,7 +78,7 @@ def render() -> bytes:
     """The exposition text: every worker's values in multiprocess mode, else this process's."""
     if os.environ.get(MULTIPROC_DIR_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from opentelemetry import trace
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from voicebot_protocol import (
     CallAccepted,
@@ -92,8 +93,25 @@ class CallSession:
 
     # --- the whole call -----------------------------------------------------
 
+    async def _deny_handshake(self) -> None:
+        """A draining instance refuses the upgrade itself with HTTP 503: a gateway (nginx's
+        proxy_next_upstream) can then retry the call on another instance, which it cannot do once
+        the WebSocket is open."""
+        refusal = CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
+        log.info("handshake refused: draining")
+        try:
+            await self.websocket.send_denial_response(
+                Response(refusal.to_json(), status_code=503, media_type="application/json")
+            )
+        except RuntimeError:  # a server without the websocket.http.response extension
+            await self.websocket.close(code=CloseCode.TRY_AGAIN_LATER, reason=FailureCode.SERVER_DRAINING)
+        self.lifecycle.advance(CallState.CLOSED)
+
     async def serve(self) -> None:
         set_call(None, self.trace_id)
+        if self.registry.draining:
+            await self._deny_handshake()
+            return
         try:
             await self.websocket.accept()
         except Exception:
@@ -101,6 +119,7 @@ class CallSession:
             self.lifecycle.advance(CallState.CLOSED)
             return
         claimed = False
+        call_span: trace.Span = trace.INVALID_SPAN
         try:
             if self.registry.draining:
                 await self._refuse(
@@ -121,7 +140,7 @@ class CallSession:
                 context=parent,
                 kind=trace.SpanKind.SERVER,
                 attributes={"call.id": self.call_id, "call_api.instance": self.settings.instance},
-            ):
+            ) as call_span:
                 if self.registry.draining:
                     await self._refuse(
                         FailureCode.SERVER_DRAINING, "server is draining", CloseCode.TRY_AGAIN_LATER
@@ -149,7 +168,8 @@ class CallSession:
             await self._end_unexpectedly()
         finally:
             if claimed and self.call_id is not None:
-                await self.registry.release(self.call_id, self.token)
+                with trace.use_span(call_span):  # the release's Redis command belongs to the call
+                    await self.registry.release(self.call_id, self.token)
             await self._close(CloseCode.INTERNAL_ERROR, "internal_error")
             self.lifecycle.advance(CallState.CLOSED)
             log.info(

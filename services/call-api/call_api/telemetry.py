@@ -5,6 +5,7 @@ The call's spans: "call" (the WebSocket session, session.py) → "call_start", "
 "bot_turn" / "user_turn" → "dialog.reply", "tts", "stt" (provider steps) → Redis commands and
 HTTP requests (media-controller, cloud providers) from the instrumentations."""
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -91,6 +92,9 @@ async def traced_stream(
                     on_first(elapsed)
             items += 1
             yield item
+    except (asyncio.CancelledError, GeneratorExit):
+        span.set_attribute("stream.cancelled", True)  # barge-in, hang-up or timeout: not an error
+        raise
     finally:
         span.set_attribute("items", items)
         try:

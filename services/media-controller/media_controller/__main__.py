@@ -5,7 +5,7 @@ import logging
 import signal
 
 from aiohttp import web
-from voicebot_tracing import setup_logging, setup_tracing
+from voicebot_tracing import flush_tracing, setup_logging, setup_tracing
 
 from media_controller.app import create_app
 from media_controller.settings import Settings
@@ -27,12 +27,13 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()
+    await asyncio.to_thread(flush_tracing)
 
 
 def main() -> None:
     settings = Settings()
     setup_logging("media-controller", settings.log_level)
-    setup_tracing("media-controller", settings.otel_exporter, settings.otlp_endpoint)
+    setup_tracing("media-controller", settings.trace_exporter, settings.otlp_endpoint)
     asyncio.run(serve(settings))
 
 

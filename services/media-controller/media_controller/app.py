@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from voicebot_protocol.media import CreateSession, SignalRequest, SignalResponse, control_command_adapter
 from voicebot_tracing import bind_call, parent_context_for
 
-from media_controller import errors
+from media_controller import errors, metrics
 from media_controller.errors import MediaError, ServiceUnavailable
 from media_controller.outbox import Outbox
 from media_controller.sessions import Sessions
@@ -46,11 +46,16 @@ async def _read_model(request: web.Request, model: type[Model]) -> Model:
 
 @web.middleware
 async def call_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Logs carry the call's ids; commands become spans of the call's trace; MediaError → JSON error."""
+    """Logs carry the call's ids; commands become SERVER spans of the call's trace (continuing the
+    traceparent, or X-Trace-ID alone: never a new root); MediaError → JSON error.
+
+    Our own middleware rather than the aiohttp-server instrumentation: that one would start a new
+    trace for a request carrying only X-Trace-ID, and a span per events WebSocket lifetime."""
     call_id = request.match_info.get("call_id")
     session = request.app[SESSIONS].get(call_id) if call_id else None
     trace_id = request_trace_id(request, session.trace_id if session else None)
     with bind_call(call_id, trace_id), contextlib.ExitStack() as stack:
+        span = None
         if trace_id and request.path.startswith("/v1/") and not request.path.endswith("/events"):
             context = parent_context_for(trace_id, request.headers.get("traceparent"))
             route = (
@@ -58,21 +63,42 @@ async def call_context(request: web.Request, handler: Handler) -> web.StreamResp
                 if request.match_info.route.resource
                 else request.path
             )
-            stack.enter_context(tracer.start_as_current_span(f"{request.method} {route}", context=context))
+            span = stack.enter_context(
+                tracer.start_as_current_span(
+                    f"{request.method} {route}",
+                    context=context,
+                    kind=trace.SpanKind.SERVER,
+                    attributes={"http.request.method": request.method, "http.route": route},
+                )
+            )
+            if call_id:
+                span.set_attribute("call.id", call_id)
         try:
-            return await handler(request)
+            response = await handler(request)
         except MediaError as exc:
             level = logging.WARNING if exc.status < 500 else logging.ERROR
             log.log(
                 level, "request refused", extra={"path": request.path, "code": exc.code, "error": exc.message}
             )
-            return _json(exc.body(), exc.status)
+            response = _json(exc.body(), exc.status)
+        metrics.HTTP_REQUESTS.labels(request.method, _route_label(request), str(response.status)).inc()
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                span.set_status(trace.StatusCode.ERROR)
+        return response
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 async def create_session(request: web.Request) -> web.Response:
     body = await _read_model(request, CreateSession)
     sessions = request.app[SESSIONS]
     trace_id = request_trace_id(request, body.trace_id)
+    trace.get_current_span().set_attribute("call.id", body.call_id)
     if sessions.get(body.call_id) is None and not sessions.service.connected:
         raise ServiceUnavailable("the mediasoup service is not connected")
     with bind_call(body.call_id, trace_id):

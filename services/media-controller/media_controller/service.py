@@ -10,6 +10,7 @@ import enum
 import itertools
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from voicebot_protocol.media_service import (
 
 from media_controller import metrics
 from media_controller.errors import ServiceRequestFailed, ServiceUnavailable
+from media_controller.tracing import service_span
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,25 @@ class MediasoupService:
     async def request(
         self, method: str, params: dict[str, Any], traceparent: str | None = None
     ) -> dict[str, Any]:
-        """The response's data; raises ServiceRequestFailed (ok=false) or ServiceUnavailable."""
+        """The response's data; raises ServiceRequestFailed (ok=false) or ServiceUnavailable.
+        One span per command (retries included), its traceparent sent in the request's `trace`."""
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            with service_span(method, params.get("call_id"), traceparent) as sent_traceparent:
+                return await self._request(method, params, sent_traceparent)
+        except ServiceRequestFailed:
+            outcome = "refused"
+            raise
+        except BaseException:
+            outcome = "unavailable"
+            raise
+        finally:
+            metrics.SERVICE_REQUEST_SECONDS.labels(method, outcome).observe(time.monotonic() - started)
+
+    async def _request(
+        self, method: str, params: dict[str, Any], traceparent: str | None
+    ) -> dict[str, Any]:
         if method not in IDEMPOTENT_METHODS:
             return await self._request_once(method, params, traceparent)
 

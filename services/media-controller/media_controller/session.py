@@ -132,6 +132,9 @@ class Session:
         self.settings = settings
         self.owner_of = owner_of
         self.log = CallLogger(log, call_id, trace_id)
+        # The span that opened the session (POST /v1/sessions): the parent of the commands the
+        # session sends outside any request of the call (timers, UDP callbacks).
+        self._opened_in = traceparent_for()
         self.state = SessionState.OPENING
         self.outbox = Outbox(settings.caller_audio_queue)
         self.bot_producer_id = ""
@@ -166,6 +169,8 @@ class Session:
         current = traceparent_for()
         if current and self.trace_id and current[3:35] == self.trace_id:
             return current
+        if self._opened_in and self.trace_id and self._opened_in[3:35] == self.trace_id:
+            return self._opened_in
         return f"00-{self.trace_id}-{secrets.token_hex(8)}-01" if self.trace_id else current
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,57 @@
-"""The trace id of an incoming request: X-Trace-ID, else the traceparent's, else the body's."""
+"""Trace context in the media-controller: the trace id of an incoming request (X-Trace-ID, else the
+traceparent's, else the body's), and the spans of the commands it sends to the mediasoup service."""
+
+import contextlib
+from collections.abc import Iterator
 
 from aiohttp import web
-from voicebot_tracing import normalize_trace_id
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract
+from voicebot_tracing import normalize_trace_id, traceparent_for
+
+tracer = trace.get_tracer("media_controller")
 
 
 def request_trace_id(request: web.Request, fallback: str | None = None) -> str | None:
     from_header = normalize_trace_id(request.headers.get("X-Trace-ID"))
     if from_header:
         return from_header
-    parts = request.headers.get("traceparent", "").split("-")
-    if len(parts) == 4:
-        from_parent = normalize_trace_id(parts[1])
-        if from_parent:
-            return from_parent
+    from_parent = trace_id_of(request.headers.get("traceparent"))
+    if from_parent:
+        return from_parent
     return normalize_trace_id(fallback)
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    parts = (traceparent or "").split("-")
+    return normalize_trace_id(parts[1]) if len(parts) == 4 else None
+
+
+def _parent(traceparent: str | None) -> Context | None:
+    """The current span if it is in the traceparent's trace (or there is no traceparent); else the
+    traceparent itself; None when there is neither (nothing to trace)."""
+    current = trace.get_current_span().get_span_context()
+    wanted = trace_id_of(traceparent)
+    if current.is_valid and (wanted is None or f"{current.trace_id:032x}" == wanted):
+        return trace.set_span_in_context(trace.get_current_span())
+    if wanted is not None:
+        return extract({"traceparent": traceparent or ""})
+    return None
+
+
+@contextlib.contextmanager
+def service_span(method: str, call_id: str | None, traceparent: str | None) -> Iterator[str | None]:
+    """A CLIENT span around one mediasoup service command; yields the traceparent to send with it
+    (the span's own, so the service's log lines and any spans it makes hang under it)."""
+    parent = _parent(traceparent)
+    if parent is None:
+        yield traceparent
+        return
+    attributes = {"rpc.system": "voicebot-mediasoup", "rpc.method": method}
+    if call_id:
+        attributes["call.id"] = call_id
+    with tracer.start_as_current_span(
+        f"mediasoup {method}", context=parent, kind=trace.SpanKind.CLIENT, attributes=attributes
+    ) as span:
+        yield traceparent_for(span) or traceparent

@@ -6,6 +6,7 @@ const { WebSocketServer, WebSocket } = require('ws');
 const { methods } = require('./methods');
 const { ErrorCode, ServiceError } = require('./errors');
 const { renderMetrics } = require('./metrics');
+const { traceIdOf } = require('./logger');
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -138,7 +139,10 @@ class Server {
 
     this.counters.requests += 1;
     const started = process.hrtime.bigint();
-    const logFields = { request_id: id, method, call_id: params.call_id, traceparent: request.trace?.traceparent };
+    const traceparent = request.trace?.traceparent;
+    const callId = typeof params.call_id === 'string' ? params.call_id : null;
+    const traceId = traceIdOf(traceparent) ?? (callId ? this.registry.sessions.get(callId)?.traceId : null) ?? null;
+    const logFields = { request_id: id, method, call_id: callId, trace_id: traceId, traceparent };
     const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
     try {
       if (!handler) throw new ServiceError(ErrorCode.UNKNOWN_METHOD, `unknown method ${method}`);

@@ -150,7 +150,7 @@ class Controller {
     });
   }
 
-  request(method, params = {}, { timeoutMs = 5000 } = {}) {
+  request(method, params = {}, { timeoutMs = 5000, traceparent = undefined } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -161,7 +161,8 @@ class Controller {
         resolve: (v) => (clearTimeout(timer), resolve(v)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      this.ws.send(JSON.stringify({ id, method, params, trace: { traceparent: `00-${crypto.randomBytes(16).toString('hex')}-${crypto.randomBytes(8).toString('hex')}-01` } }));
+      traceparent ??= `00-${crypto.randomBytes(16).toString('hex')}-${crypto.randomBytes(8).toString('hex')}-01`;
+      this.ws.send(JSON.stringify({ id, method, params, trace: { traceparent } }));
     });
   }
 

@@ -51,7 +51,14 @@ def setup_logging(service: str, level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access", "aiohttp"):
+    for name in (
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "gunicorn.error",
+        "gunicorn.access",
+        "aiohttp",
+    ):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True

@@ -8,9 +8,11 @@ import contextlib
 import functools
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from opentelemetry import trace
 from voicebot_mediaclient import MediaRequestError, MediaSession, MediaUnavailable
 from voicebot_protocol import (
     CallTerminated,
@@ -37,6 +39,7 @@ from voicebot_protocol.media import (
 )
 from voicebot_tracing.context import set_call
 
+from call_api import metrics
 from call_api.orchestrator.base import CallResult, WebSocketIn, WebSocketOut
 from call_api.orchestrator.filler import Clip
 from call_api.orchestrator.resources import Resources
@@ -45,6 +48,7 @@ from call_api.orchestrator.turns import Turn, TurnMachine
 from call_api.orchestrator.utterance import Utterance
 from call_api.providers.base import Dialog, ProviderError
 from call_api.providers.text import sentences
+from call_api.telemetry import traced, traced_stream
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,10 @@ class Orchestrator:
         self._caller_speaking = False
         self._speech_changed = asyncio.Event()
         self._failures = 0
+        self._filler_texts: dict[str, str] = {}
         self._closed = False
+        self._heard_at: tuple[float, float] | None = None  # (end of caller speech, STT final seconds)
+        self._vad_speech_end_ms: float | None = None  # the media VAD's end of the last caller speech
         self._bot_leg_ready = asyncio.Event()  # the gateway consumes the bot's audio
 
     # --- the call --------------------------------------------------------------------------------
@@ -172,7 +179,7 @@ class Orchestrator:
                 text = (
                     self._speaking.text
                     if self._speaking and self._speaking.stream_id == event.stream_id
-                    else None
+                    else self._filler_texts.pop(event.stream_id, None)
                 )
                 await self._send(
                     PlayAudio(
@@ -195,6 +202,8 @@ class Orchestrator:
                 await self._barge_in(event)
             elif isinstance(event, CallerSpeech):
                 self._caller_speaking = event.speaking
+                if not event.speaking:
+                    self._vad_speech_end_ms = event.at_ms  # for the turn's timing log fields
                 self._speech_changed.set()
             elif isinstance(event, MediaFailure):
                 raise self._media_failed(event.reason)
@@ -221,6 +230,8 @@ class Orchestrator:
             extra={"stream_id": utterance.stream_id, "onset_ms": event.onset_ms, "source": event.source},
         )
         self._interrupted = utterance
+        metrics.BARGE_INS.inc()
+        trace.get_current_span().add_event("barge_in", {"stream_id": utterance.stream_id})
         await self._send(StopAudio(payload=StopAudioPayload(stream_id=utterance.stream_id)))
         await self.media.stop_playback(utterance.stream_id)
         if self._speech_task is not None:
@@ -244,6 +255,7 @@ class Orchestrator:
         await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
         raise CallEnd(_completed())
 
+    @traced("bot_turn")
     async def _speak(self, make_text: Callable[[], AsyncIterator[str]]) -> None:
         """One bot reply; retried from the start (after the filler) when a provider fails."""
         self.turns.to(Turn.BOT_TURN)
@@ -282,11 +294,22 @@ class Orchestrator:
     async def _play_reply(self, text_chunks: AsyncIterator[str]) -> None:
         utterance = Utterance(f"{self.call_id}-{next(self._streams)}", self.res.tts.sample_rate)
         started = False
+        timer = metrics.TurnTimer(*(self._heard_at or (None, 0.0)))
+        playing_at: float | None = None
+        self._heard_at = None
+        text_chunks = traced_stream("dialog.reply", text_chunks, on_first=timer.first_text)
         try:
             async for sentence in _with_timeout(sentences(text_chunks), self.cfg.provider_timeout):
-                pcm_chunks = synthesize_cached(self.res.tts, self.res.cache, sentence, self.cfg.tts_cache_ttl)
+                pcm_chunks = traced_stream(
+                    "tts",
+                    synthesize_cached(self.res.tts, self.res.cache, sentence, self.cfg.tts_cache_ttl),
+                    on_first=timer.first_audio,
+                    attributes={"tts.provider": self.res.tts.name, "tts.chars": len(sentence)},
+                )
                 async for pcm in _with_timeout(pcm_chunks, self.cfg.provider_timeout):
                     if not started:
+                        timer.playing()
+                        playing_at = time.monotonic()
                         self._speaking = utterance
                         self._finished[utterance.stream_id] = asyncio.get_running_loop().create_future()
                         await self.media.start_playback(utterance.stream_id, utterance.sample_rate, sentence)
@@ -299,7 +322,11 @@ class Orchestrator:
                 await self._send(Transcript(payload=TranscriptPayload(role="bot", text=utterance.text)))
                 log.info(
                     "bot spoke",
-                    extra={"stream_id": utterance.stream_id, "played_ms": finished and finished.played_ms},
+                    extra={
+                        "stream_id": utterance.stream_id,
+                        "played_ms": finished and finished.played_ms,
+                        **_turn_fields(timer, playing_at, self._vad_speech_end_ms),
+                    },
                 )
         except MediaUnavailable as exc:
             raise self._media_failed(str(exc)) from None
@@ -329,6 +356,7 @@ class Orchestrator:
             self._speaking = None
         return finished
 
+    @traced("user_turn")
     async def _listen(self) -> str:
         """USER_TURN: caller audio → STT until the end of the utterance; the final transcript."""
         while True:
@@ -337,6 +365,7 @@ class Orchestrator:
             except (ProviderError, TimeoutError) as exc:
                 await self._provider_failed(exc)
 
+    @traced("stt")
     async def _transcribe_utterance(self) -> str:
         while not self._caller_frames.empty():
             self._caller_frames.get_nowait()
@@ -370,9 +399,12 @@ class Orchestrator:
                     await session.feed(frame_wait.result())
                 else:
                     frame_wait.cancel()
+            speech_end = time.monotonic()
             while not self._caller_frames.empty():
                 await session.feed(self._caller_frames.get_nowait())
             result = await asyncio.wait_for(session.finish(), self.cfg.provider_timeout)
+            self._heard_at = (speech_end, time.monotonic() - speech_end)
+            metrics.STT_FINAL.observe(self._heard_at[1])
         finally:
             await session.aclose()
         log.info("caller said", extra={"text": result.text})
@@ -384,6 +416,7 @@ class Orchestrator:
         """The spec's TTS/LLM/STT row: play the filler, log, retry with backoff, or end the call."""
         self._failures += 1
         provider = exc.provider if isinstance(exc, ProviderError) else "provider (timeout)"
+        metrics.PROVIDER_ERRORS.labels(metrics.provider_label(provider)).inc()
         log.error(
             "provider failed",
             extra={"provider": provider, "error": str(exc), "failures": self._failures},
@@ -391,6 +424,7 @@ class Orchestrator:
         await self._play_filler()
         if self._failures >= self.cfg.provider_attempts:
             raise CallEnd(CallResult(EndReason.PROVIDER_FAILURE, f"{provider} unavailable"))
+        metrics.PROVIDER_RETRIES.labels(metrics.provider_label(provider)).inc()
         await asyncio.sleep(self.cfg.provider_backoff * 2 ** (self._failures - 1))
 
     async def _play_filler(self) -> None:
@@ -401,6 +435,7 @@ class Orchestrator:
         stream_id = f"{self.call_id}-filler-{next(self._streams)}"
         utterance = Utterance(stream_id, clip.sample_rate)
         utterance.add(clip.text, len(clip.pcm))
+        self._filler_texts[stream_id] = clip.text  # play_audio.text, as for every other stream
         self._finished[stream_id] = asyncio.get_running_loop().create_future()
         try:
             await self.media.start_playback(stream_id, clip.sample_rate, clip.text)
@@ -409,6 +444,29 @@ class Orchestrator:
         except MediaUnavailable as exc:
             raise self._media_failed(str(exc)) from None
         await self._wait_finished(stream_id, utterance.duration_ms / 1000 + 5)
+
+
+def _turn_fields(
+    timer: metrics.TurnTimer, playing_at: float | None, vad_speech_end_ms: float | None
+) -> dict[str, float | None]:
+    """A reply's timings for its "bot spoke" log line (bench/ reads them): durations in ms, and
+    `*_at_ms` instants in monotonic-clock ms (the same clock in every process of the host).
+    speech_end = when the orchestrator saw the end of the caller's utterance (after the VAD
+    hangover); first_audio_ms = speech_end → the reply's first audio handed to the media plane."""
+
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 1)
+
+    replying = timer.speech_end is not None
+    return {
+        "vad_speech_end_at_ms": vad_speech_end_ms if replying else None,
+        "speech_end_at_ms": ms(timer.speech_end),
+        "stt_final_ms": ms(timer.stt_seconds) if replying else None,
+        "dialog_first_text_ms": ms(timer.text_seconds),
+        "tts_first_audio_ms": ms(timer.audio_seconds),
+        "first_audio_ms": ms(playing_at - timer.speech_end) if replying and playing_at else None,
+        "first_audio_at_ms": ms(playing_at),
+    }
 
 
 def _completed() -> CallResult:

@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
+from call_api import metrics
 from call_api.cache import RedisCacheManager
 from call_api.providers.base import TextToSpeech
 
@@ -19,8 +20,10 @@ async def synthesize_cached(
     key = cache_key(tts, text)
     cached = await cache.get_bytes(key)
     if cached:
+        metrics.CACHE_LOOKUPS.labels("tts", "hit").inc()
         yield cached
         return
+    metrics.CACHE_LOOKUPS.labels("tts", "miss" if not cache.degraded else "unavailable").inc()
     chunks: list[bytes] = []
     # aclosing: a barge-in that stops this generator also stops the synthesis (kills espeak-ng,
     # closes the HTTP response) at once instead of at garbage collection.
