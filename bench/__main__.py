@@ -57,7 +57,9 @@ async def run(names: list[str], options: Options) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     ctx = BenchContext(options)
     try:
-        for name in names:
+        for index, name in enumerate(names):
+            if index and name.split(".")[0] != names[index - 1].split(".")[0]:
+                ctx.release_shared()
             print(f"running {name}: {SCENARIOS[name].description}", file=sys.stderr, flush=True)
             started = time.perf_counter()
             try:

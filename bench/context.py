@@ -52,5 +52,11 @@ class BenchContext:
             self._full = self._exit.enter_context(full_stack(self.scratch("full")))
         return self._full
 
-    def close(self) -> None:
+    def release_shared(self) -> None:
+        """Stop the shared stacks (between scenario areas: idle processes are noise too)."""
         self._exit.close()
+        self._exit = contextlib.ExitStack()
+        self._callapi = self._full = None
+
+    def close(self) -> None:
+        self.release_shared()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -209,13 +208,7 @@ async def live_calls(
             await asyncio.gather(*(c.wait_event("transcript", 20, role="bot") for c in calls))
         yield calls
     finally:
-        await asyncio.gather(*(_hang_up(c) for c in calls), return_exceptions=True)
-
-
-async def _hang_up(call: GatewayCall) -> None:
-    if call._ws is None:
-        return
-    await call.terminate(timeout=3)
+        await asyncio.gather(*(c.terminate(timeout=3) for c in calls), return_exceptions=True)
 
 
 def ended(call: GatewayCall) -> Event | None:
@@ -239,7 +232,6 @@ def filler_plays(call: GatewayCall) -> list[Event]:
 class Heard:
     filler_r: float
     unrelated_r: float
-    seconds: float
 
 
 def heard_filler(stack: ChaosStack, call: GatewayCall) -> Heard:
@@ -249,7 +241,7 @@ def heard_filler(stack: ChaosStack, call: GatewayCall) -> Heard:
     received = envelope(call.legs.receiver.pcm(RATE), RATE)
     filler = envelope(read_audio(io.BytesIO(stack.filler_wav), RATE), RATE)
     unrelated = envelope(speech_pcm(UNRELATED_PHRASE, RATE), RATE)
-    return Heard(find_clip(received, filler), find_clip(received, unrelated), len(received) * 0.02)
+    return Heard(find_clip(received, filler), find_clip(received, unrelated))
 
 
 def find_clip(received: np.ndarray, clip: np.ndarray) -> float:
@@ -266,11 +258,3 @@ def find_clip(received: np.ndarray, clip: np.ndarray) -> float:
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     await asyncio.to_thread(wait_until, predicate, timeout, what, 0.05)
-
-
-def since(t0: float) -> float:
-    return time.monotonic() - t0
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")

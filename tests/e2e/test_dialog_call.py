@@ -124,7 +124,8 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
 
 
 async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -> None:
-    """The false-barge-in guard: a loud voiced burst of 60 ms, shorter than the VAD onset rule (4 frames, 80 ms),
+    """The false-barge-in guard: a loud voiced burst of 40 ms (a click, a cough onset) — well under the VAD onset rule of
+    80 ms of continuous voice (4 frames; codec and resampler smear a burst over one more frame) —
     leaves the bot talking; the greeting plays to its end."""
     call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Maria"})
     await call.start()
@@ -137,7 +138,7 @@ async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -
             for i in range(0, len(voiced), 2)
             if abs(int.from_bytes(voiced[i : i + 2], "little", signed=True)) > 3000
         )
-        burst = voiced[loud_start - loud_start % 2 : loud_start - loud_start % 2 + FRAME * 3]  # 60 ms
+        burst = voiced[loud_start - loud_start % 2 : loud_start - loud_start % 2 + FRAME * 2]  # 40 ms
         await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))
         await call.say(burst, RATE)
         greeting = await call.wait_event("transcript", 20, role="bot")
@@ -145,3 +146,12 @@ async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -
         assert not [e for e in call.events if e.name == "stop_audio"]
     finally:
         await call.terminate()
+
+
+async def test_call_terminated_right_after_acceptance_ends_the_call_at_once(stack: FullStack) -> None:
+    call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Ann"})
+    await call.start()
+    await call.send({"event": "call_terminated"})
+    await asyncio.wait_for(call.closed.wait(), 3)
+    assert call.close_code == CloseCode.NORMAL
+    await call.aclose()

@@ -237,6 +237,7 @@ class Session:
                 self.settings.vad_aggressiveness,
                 self.settings.vad_onset_frames,
                 self.settings.vad_hangover_ms,
+                self.settings.vad_min_rms,
             ),
             jitter_depth=self.settings.jitter_depth,
             on_frame=self.outbox.audio,

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     # Consecutive voiced 20 ms frames that start speech: also the false-barge-in guard (a shorter
     # burst, like a cough or a click, never interrupts the bot).
     vad_onset_frames: int = Field(default=4, ge=1)
+    vad_min_rms: float = Field(default=300.0, ge=0)  # ≈ -41 dBFS: quieter frames are never speech
     vad_hangover_ms: int = Field(default=400, ge=20)  # unvoiced time that ends speech
     jitter_depth: int = Field(default=3, ge=0)  # packets held back waiting for a missing one
     caller_audio_queue: int = Field(default=100, ge=1)  # 20 ms frames buffered per call towards call-api

@@ -1,11 +1,19 @@
 """Caller speech detection on 20 ms frames of 16 kHz PCM with webrtcvad.
 
-Speech starts after `onset_frames` consecutive voiced frames (reported at the arrival time of the
+A frame counts as voiced when webrtcvad says so AND its RMS level reaches `min_rms`: webrtcvad keeps
+calling the near-silent frames after a loud burst "speech" for a while, which would let a click or a
+cough onset pass the onset rule. Speech starts after `onset_frames` consecutive voiced frames (reported at the arrival time of the
 first one) and ends after `hangover_ms` without a voiced frame (reported at the last voiced one's)."""
 
 from dataclasses import dataclass
 
+import numpy as np
 import webrtcvad
+
+
+def _rms(frame: bytes) -> float:
+    samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +24,11 @@ class SpeechChange:
 
 
 class SpeechDetector:
-    def __init__(self, aggressiveness: int = 2, onset_frames: int = 3, hangover_ms: int = 400) -> None:
+    def __init__(
+        self, aggressiveness: int = 2, onset_frames: int = 3, hangover_ms: int = 400, min_rms: float = 0.0
+    ) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
+        self.min_rms = min_rms
         self.onset_frames = onset_frames
         self.hangover_ms = hangover_ms
         self.speaking = False
@@ -27,7 +38,7 @@ class SpeechDetector:
 
     def feed(self, frame: bytes, at_ms: float, sample_rate: int = 16000) -> SpeechChange | None:
         """`at_ms`: monotonic ms at which this frame arrived."""
-        voiced = self._vad.is_speech(frame, sample_rate)
+        voiced = _rms(frame) >= self.min_rms and self._vad.is_speech(frame, sample_rate)
         if voiced:
             if self._run == 0:
                 self._run_start_ms = at_ms
