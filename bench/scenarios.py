@@ -1,8 +1,9 @@
-"""Imports every scenario module, so that their @scenario registrations run (in table order)."""
+"""Imports every scenario module so that their @scenario registrations run, in this order (the
+order of `python -m bench` and of its table)."""
 
-import bench.call
-import bench.callapi
-import bench.capacity
-import bench.gateway
-import bench.media
-import bench.soak  # noqa: F401
+import importlib
+
+MODULES = ["callapi", "gateway", "media", "capacity", "call", "soak"]
+
+for module in MODULES:
+    importlib.import_module(f"bench.{module}")

@@ -63,3 +63,18 @@ def child_exit(server: object, worker: object) -> None:
 def on_exit(server: object) -> None:
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# gunicorn's control socket defaults to one shared path ($HOME/.gunicorn/gunicorn.ctl) for every
+# instance on the machine; we don't use gunicornc, so no instance claims it.
+control_socket_disable = True
+
+
+def post_fork(server: object, worker: object) -> None:
+    """A worker dies with its master: a master killed with SIGKILL must not leave workers holding
+    the port (the restarted master could never bind it)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

@@ -130,15 +130,19 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
     mediasoup_events = {r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == call_id}
     assert {"session_opened", "session_closed"} <= mediasoup_events
     assert receiver.bad_requests == []
+    # Nothing is recorded outside a call: no span anywhere without a parent (probes' Redis PINGs,
+    # the filler's cache lookup at start-up are not traced).
+    assert [(s.service, s.name) for s in receiver.spans if s.parent_span_id is None] == []
 
 
 async def test_incoming_traceparent_is_continued_and_a_missing_trace_id_is_made(
     traced: TracedStack,
 ) -> None:
     stack, receiver = traced.stack, traced.receiver
-    # A W3C traceparent (what nginx forwards along with X-Trace-ID): the call span is its child.
+    # A W3C traceparent (what nginx forwards along with X-Trace-ID): the call span is its child,
+    # and the call is traced even when the caller did not sample it (flags 00).
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
-    headers = {"X-Trace-ID": trace_id, "traceparent": f"00-{trace_id}-{parent_id}-01"}
+    headers = {"X-Trace-ID": trace_id, "traceparent": f"00-{trace_id}-{parent_id}-00"}
     ws = await open_call(stack.call_api.ws_url, f"tp-{uuid.uuid4().hex[:8]}", headers, contact_name="Bob")
     await ws.send(CALL_TERMINATED)
     assert (await expect_close(ws, 10))[0] == CloseCode.NORMAL

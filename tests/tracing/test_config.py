@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from voicebot_tracing.otel import otlp_traces_url, resolve_exporter
+from voicebot_tracing.otel import SAMPLER, otlp_traces_url, parent_context_for, resolve_exporter
 
 from tests.support.callapi import CALL_API_DIR
 
@@ -40,6 +40,22 @@ def test_endpoint_from_the_setting_then_the_standard_variables(no_otel_env: pyte
     no_otel_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/custom")
     assert otlp_traces_url(None) == "http://t:1/custom"
     assert resolve_exporter("console", None) == ("console", None)
+
+
+def test_lone_client_spans_are_not_recorded_but_calls_always_are() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=SAMPLER)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("PING", kind=trace.SpanKind.CLIENT):  # a probe's Redis PING
+        pass
+    unsampled = parent_context_for("ab" * 16, f"00-{'ab' * 16}-{'cd' * 8}-00")
+    with tracer.start_as_current_span("call", context=unsampled, kind=trace.SpanKind.SERVER):
+        with tracer.start_as_current_span("SET", kind=trace.SpanKind.CLIENT):
+            pass
+    with tracer.start_as_current_span("job"):  # an INTERNAL root is kept
+        pass
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["SET", "call", "job"]
 
 
 # --- spans of provider streams ----------------------------------------------------------------

@@ -7,6 +7,7 @@ Spans leave in batches at most EXPORT_DELAY_MS after they end, and on shutdown (
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -14,7 +15,15 @@ from opentelemetry.propagate import extract
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
 _configured = False
@@ -48,6 +57,35 @@ def resolve_exporter(kind: str | None, endpoint: str | None) -> tuple[str, str |
     return chosen, url if chosen == "otlp" else None
 
 
+class NoLoneClientSpans(Sampler):
+    """Root sampler: a CLIENT span with no parent (a Redis PING of a readiness probe, the filler's
+    cache lookup at start-up, any request made outside a call) is not recorded; every other root
+    is. The call's own spans always have a parent (the gateway's, remote), so nothing of a call is
+    lost, and Jaeger is not flooded with one-span traces of probes."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind in (SpanKind.CLIENT, SpanKind.PRODUCER):
+            return SamplingResult(Decision.DROP, None, trace_state)
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoLoneClientSpans"
+
+
+# A call is always traced, even when the caller's traceparent says "not sampled" (flags 00): the
+# spec wants every call followed end to end; our own decisions are passed on as they are.
+SAMPLER = ParentBased(root=NoLoneClientSpans(), remote_parent_not_sampled=ALWAYS_ON)
+
+
 def _exporter(kind: str, url: str | None) -> SpanExporter | None:
     if kind == "otlp" and url:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -67,7 +105,7 @@ def setup_tracing(
     if _configured and isinstance(provider, TracerProvider):
         return provider
     kind, url = resolve_exporter(exporter, otlp_endpoint)
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=SAMPLER)
     span_exporter = _exporter(kind, url)
     if span_exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=EXPORT_DELAY_MS))
