@@ -165,7 +165,9 @@ def split_turns(
     dialog = result.figure("dialog_first_text")
     tts = result.figure("tts_first_audio")
     overhead = result.figure("server_overhead", goal="p95 ≤ 25 ms")
-    uplink = result.figure("overhead_uplink")  # gateway → mediasoup → tap → VAD (last voiced frame)
+    # The media VAD's end of speech − the source's (webrtcvad on the sent audio): transport + codec
+    # + VAD judgement; informational (it is not a wait the server adds).
+    uplink = result.figure("vad_end_offset")
     gaps = result.figure("overhead_orchestrator")  # between the provider stages
     downlink = result.figure("overhead_downlink")  # first audio → controller → Opus → RTP → gateway
     unmatched = 0
@@ -186,5 +188,5 @@ def split_turns(
         uplink.add(vad_end - end_ms)
         gaps.add(r["first_audio_ms"] - sum(stages))
         downlink.add(packet_ms - r["first_audio_at_ms"])
-        overhead.add(packet_ms - end_ms - (r["speech_end_at_ms"] - vad_end) - sum(stages))
+        overhead.add(packet_ms - r["speech_end_at_ms"] - sum(stages))  # = orchestrator gaps + downlink
     result.info["turns_without_timings"] = unmatched

@@ -180,8 +180,10 @@ class GatewayCall:
             await asyncio.gather(self._reader, return_exceptions=True)
 
     def transcript(self) -> list[tuple[str, str]]:
-        return [
-            (e.message["payload"]["role"], e.message["payload"]["text"])
-            for e in self.events
-            if e.name == "transcript"
-        ]
+        """(role, text) of both sides; a bot turn the caller talked over ends in "— [cut off]"."""
+        lines = []
+        for event in self.events:
+            if event.name == "transcript":
+                body = event.message["payload"]
+                lines.append((body["role"], body["text"] + (" — [cut off]" if body.get("interrupted") else "")))
+        return lines
