@@ -185,5 +185,7 @@ class GatewayCall:
         for event in self.events:
             if event.name == "transcript":
                 body = event.message["payload"]
-                lines.append((body["role"], body["text"] + (" — [cut off]" if body.get("interrupted") else "")))
+                lines.append(
+                    (body["role"], body["text"] + (" — [cut off]" if body.get("interrupted") else ""))
+                )
         return lines
