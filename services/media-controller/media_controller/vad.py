@@ -2,8 +2,9 @@
 
 A frame counts as voiced when webrtcvad says so AND its RMS level reaches `min_rms`: webrtcvad keeps
 calling the near-silent frames after a loud burst "speech" for a while, which would let a click or a
-cough onset pass the onset rule. Speech starts after `onset_frames` consecutive voiced frames (reported at the arrival time of the
-first one) and ends after `hangover_ms` without a voiced frame (reported at the last voiced one's)."""
+cough onset pass the onset rule. Speech starts after `onset_frames` consecutive voiced frames
+(reported at the arrival time of the first one) and ends after `hangover_ms` without a voiced frame
+(reported at the last voiced one's)."""
 
 from dataclasses import dataclass
 

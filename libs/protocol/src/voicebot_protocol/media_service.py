@@ -1,7 +1,8 @@
 """Envelope of the media-controller ⇄ mediasoup service WebSocket (JSON text frames).
 
 Request  {"id": 7, "method": "transport.createPlain", "params": {...}, "trace": {"traceparent": "..."}}
-Response {"id": 7, "ok": true, "data": {...}}  or  {"id": 7, "ok": false, "error": {"code": "...", "message": "..."}}
+Response {"id": 7, "ok": true, "data": {...}}
+      or {"id": 7, "ok": false, "error": {"code": "...", "message": "..."}}
 Notification {"notification": "barge_in_detected", "data": {"call_id": "...", ...}}
 Methods and notifications are listed in docs/internal-protocol.md."""
 

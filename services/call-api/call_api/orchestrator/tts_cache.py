@@ -2,7 +2,8 @@
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 from call_api import metrics
 from call_api.cache import RedisCacheManager
@@ -27,7 +28,7 @@ async def synthesize_cached(
     chunks: list[bytes] = []
     # aclosing: a barge-in that stops this generator also stops the synthesis (kills espeak-ng,
     # closes the HTTP response) at once instead of at garbage collection.
-    async with contextlib.aclosing(tts.synthesize(text)) as stream:
+    async with contextlib.aclosing(cast(AsyncGenerator[bytes, None], tts.synthesize(text))) as stream:
         async for chunk in stream:
             chunks.append(chunk)
             yield chunk

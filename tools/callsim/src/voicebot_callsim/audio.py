@@ -14,7 +14,7 @@ def read_audio(path: str | Path | BinaryIO, rate: int = 16000) -> bytes:
     """Any audio file → PCM s16le mono at `rate`."""
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     out = bytearray()
-    with av.open(path if hasattr(path, "read") else str(path)) as container:
+    with av.open(path if hasattr(path, "read") else str(path), mode="r") as container:
         for frame in container.decode(audio=0):
             for converted in resampler.resample(frame):
                 out += converted.to_ndarray().astype(np.int16).tobytes()
