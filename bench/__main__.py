@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -56,6 +57,10 @@ def options_from(args: argparse.Namespace) -> Options:
 async def run(names: list[str], options: Options) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     ctx = BenchContext(options)
+    # SIGTERM cancels the run like Ctrl-C, so the stacks' processes are stopped on the way out.
+    current = asyncio.current_task()
+    if current is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
     try:
         for index, name in enumerate(names):
             if index and name.split(".")[0] != names[index - 1].split(".")[0]:

@@ -55,12 +55,13 @@ class GatewayStack:
 
 
 @contextlib.contextmanager
-def gateway_stack(workers: int, log_dir: Path) -> Iterator[GatewayStack]:
-    """call-api (echo orchestrator) behind the real nginx TLS gateway (infra/nginx's template)."""
+def gateway_stack(workers: int, log_dir: Path, **nginx_overrides: object) -> Iterator[GatewayStack]:
+    """call-api (echo orchestrator) behind the real nginx TLS gateway (infra/nginx's template;
+    `nginx_overrides` are render.local's settings, e.g. the per-IP limits)."""
     certs = make_certs(log_dir / "certs")
     with running_stack(workers, log_dir=log_dir / "callapi") as stack:
         upstream = f"127.0.0.1:{stack.call_api.port}"
-        with NginxGateway(log_dir / "nginx", certs, [upstream]) as nginx:
+        with NginxGateway(log_dir / "nginx", certs, [upstream], **nginx_overrides) as nginx:
             yield GatewayStack(stack, nginx)
 
 

@@ -5,6 +5,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { loadConfig } = require('./lib/config');
 const { createLogger } = require('./lib/logger');
+const { createTracer } = require('./lib/tracing');
 
 /** mediasoup resolves its worker binary when first required, so settle it before that. */
 function resolveWorkerBin(config) {
@@ -45,7 +46,8 @@ async function main() {
     logger,
     network: { listenIp: config.listenIp, announcedAddress: config.announcedAddress, portRange: config.portRange },
   });
-  const server = new Server({ config, pool, registry, logger });
+  const tracer = createTracer({ logger });
+  const server = new Server({ config, pool, registry, logger, tracer });
 
   let stopping = false;
   const stop = async (signal) => {
@@ -55,6 +57,7 @@ async function main() {
     registry.closeAll('service stopping');
     await pool.close();
     await server.close();
+    await tracer?.flush(); // the spans of the last requests
     logger.info({ event: 'stopped' }, 'stopped');
     process.exit(0);
   };
@@ -65,7 +68,7 @@ async function main() {
     await pool.start();
     const port = await server.listen();
     logger.info(
-      { event: 'listening', host: config.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version },
+      { event: 'listening', host: config.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, traces_url: tracer?.url.href ?? null },
       'mediasoup service listening',
     );
   } catch (error) {

@@ -11,6 +11,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,20 +95,29 @@ class ChaosStack:
 
     def new_reply(self) -> str:
         """Make the fake LLM answer a sentence never said before (so TTS is not served from cache)."""
-        text = f"Reply number {uuid.uuid4().hex[:6]}."
-        self.openai.server.tokens = [text[:6], text[6:]]
-        return text
+        tag = uuid.uuid4().hex[:6]
+        # Four tokens, the sentence ending only in the last: a stream cut or stalled after the
+        # second token ("die_midway", "hang_midway") really is cut mid-reply.
+        self.openai.server.tokens = ["Reply", " number", f" {tag}", "."]
+        return f"Reply number {tag}."
 
     # --- logs -----------------------------------------------------------------------------------
 
     def records(
-        self, message: str, trace_id: str | None = None, level: str | None = None
+        self,
+        message: str,
+        trace_id: str | None = None,
+        level: str | None = None,
+        since: datetime | None = None,
     ) -> list[dict[str, Any]]:
+        """call-api's JSON log lines with this message (and trace id, level, logged at or after
+        `since`, a UTC time)."""
         return [
             r
             for r in self.call_api.log_records(message)
             if (trace_id is None or r.get("trace_id") == trace_id)
             and (level is None or r.get("level") == level)
+            and (since is None or _logged_at(r) >= since)
         ]
 
     async def wait_records(
@@ -131,6 +141,14 @@ class ChaosStack:
         ):
             with contextlib.suppress(Exception):
                 stop()
+
+
+def _logged_at(record: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00"))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _chunks(pcm: bytes, size: int = 4801) -> list[bytes]:

@@ -9,7 +9,7 @@ import pytest
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.call import GatewayCall
 
-from tests.chaos.harness import RATE, ChaosStack, ended, live_calls
+from tests.chaos.harness import RATE, ChaosStack, ended, live_calls, utc_now
 from tests.chaos.report import Row
 
 CALLS = 3
@@ -41,8 +41,7 @@ async def test_redis_outage_under_load(stack: ChaosStack, row: Row, outage: floa
         stack.new_reply()
         before = await _turns(calls)
 
-        seen_degraded = len(stack.records(DEGRADED, level="WARNING"))
-        seen_recovered = len(stack.records(RECOVERED, level="WARNING"))
+        stopped = utc_now()
         stack.redis.stop()
         down_at = time.monotonic()
         during: list[float] = []
@@ -55,8 +54,9 @@ async def test_redis_outage_under_load(stack: ChaosStack, row: Row, outage: floa
                 async with live_calls(stack, 1, "redis-during-"):
                     new_calls += 1
                 during += await _turns(calls)
-            degraded = stack.records(DEGRADED, level="WARNING")[seen_degraded:]
+            degraded = stack.records(DEGRADED, level="WARNING", since=stopped)
         finally:
+            restarted = utc_now()  # no cache client can recover before this
             stack.restart_redis()
         up_at = time.monotonic()
         assert not any(ended(c) for c in calls), [ended(c) for c in calls]
@@ -70,7 +70,7 @@ async def test_redis_outage_under_load(stack: ChaosStack, row: Row, outage: floa
             after += await _turns(calls)
             keys = stack.tts_keys()
         cache_back_s = time.monotonic() - up_at
-        recovered = stack.records(RECOVERED, level="WARNING")[seen_recovered:]
+        recovered = stack.records(RECOVERED, level="WARNING", since=restarted)
     assert degraded, "no degraded WARNING logged"
     assert recovered
     assert not any(ended(c) for c in calls)

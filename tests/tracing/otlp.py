@@ -1,10 +1,12 @@
 """A tiny OTLP/HTTP trace receiver for tests: POST /v1/traces with the real protobuf
-(ExportTraceServiceRequest), decoded and kept in memory. Runs in a thread on a loopback free port,
+(ExportTraceServiceRequest; the Python services) or OTLP JSON (the Node mediasoup service),
+decoded and kept in memory. Runs in a thread on a loopback free port,
 so it keeps receiving whatever the test's event loop does."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +37,38 @@ class Span:
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else None
+
+
+def _json_value(value: dict[str, Any]) -> Any:
+    for key, raw in value.items():
+        return int(raw) if key == "intValue" else raw
+    return None
+
+
+def decode_json(body: bytes) -> list[Span]:
+    """OTLP/HTTP JSON (the spec's encoding: ids in hex, 64-bit integers as strings)."""
+    spans: list[Span] = []
+    for resource_spans in json.loads(body).get("resourceSpans", []):
+        resource = {
+            a["key"]: _json_value(a["value"])
+            for a in resource_spans.get("resource", {}).get("attributes", [])
+        }
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                spans.append(
+                    Span(
+                        service=str(resource.get("service.name", "?")),
+                        name=span["name"],
+                        trace_id=span["traceId"].lower(),
+                        span_id=span["spanId"].lower(),
+                        parent_span_id=(span.get("parentSpanId") or "").lower() or None,
+                        kind=int(span.get("kind", 0)),
+                        attributes={a["key"]: _json_value(a["value"]) for a in span.get("attributes", [])},
+                        start_ns=int(span.get("startTimeUnixNano", 0)),
+                        end_ns=int(span.get("endTimeUnixNano", 0)),
+                    )
+                )
+    return spans
 
 
 def decode(body: bytes) -> list[Span]:
@@ -75,15 +109,21 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                if self.path != "/v1/traces" or "protobuf" not in (self.headers.get("Content-Type") or ""):
-                    receiver._bad(f"{self.path} {self.headers.get('Content-Type')}")
+                content_type = self.headers.get("Content-Type") or ""
+                if self.path != "/v1/traces" or not ("protobuf" in content_type or "json" in content_type):
+                    receiver._bad(f"{self.path} {content_type}")
                     self.send_response(404)
                     self.end_headers()
                     return
-                receiver._add(decode(body))
-                answer = ExportTraceServiceResponse().SerializeToString()
+                if "json" in content_type:  # the mediasoup service (Node) exports OTLP JSON
+                    receiver._add(decode_json(body))
+                    answer, answer_type = b"{}", "application/json"
+                else:
+                    receiver._add(decode(body))
+                    answer = ExportTraceServiceResponse().SerializeToString()
+                    answer_type = "application/x-protobuf"
                 self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Type", answer_type)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)

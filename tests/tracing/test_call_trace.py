@@ -1,6 +1,6 @@
 """One trace per call: a real call through call-api, the media-controller, the mediasoup service
-and Redis, with the spans exported over OTLP/HTTP to a receiver of the test's own and the JSON logs
-of every service read back."""
+and Redis, with the spans of all three services exported over OTLP/HTTP to a receiver of the test's
+own and the JSON logs of every service read back."""
 
 import asyncio
 import json
@@ -29,6 +29,7 @@ CONTROLLER_SPANS = {
     "mediasoup session.close",
     "mediasoup session.setBotSpeaking",
 }
+MEDIASOUP_SPANS = {"session.open", "produce", "consume", "session.setBotSpeaking", "session.close"}
 
 
 def json_lines(proc: Proc) -> Iterator[dict[str, Any]]:
@@ -49,6 +50,7 @@ def complete(spans: list[Span]) -> bool:
     return (
         CALL_API_SPANS <= names(spans, "call-api")
         and CONTROLLER_SPANS <= names(spans, "media-controller")
+        and MEDIASOUP_SPANS <= names(spans, "mediasoup")
         and any(s.name.startswith("EVAL") for s in spans)  # the claim's release, after the call span
         and len(missing_parents(spans)) == 1
     )
@@ -110,6 +112,16 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
         if span.service == "media-controller" and span.name.startswith("mediasoup "):
             assert span.kind == CLIENT and span.attributes["call.id"] == call_id
             assert by_id[span.parent_span_id].service == "media-controller"  # type: ignore[index]
+    # … and the mediasoup service's SERVER span of each command under the controller's CLIENT span.
+    for span in spans:
+        if span.service == "mediasoup":
+            caller = by_id[span.parent_span_id]  # type: ignore[index]
+            assert span.kind == SERVER and span.attributes["call.id"] == call_id
+            assert (caller.service, caller.name, caller.kind) == (
+                "media-controller",
+                f"mediasoup {span.name}",
+                CLIENT,
+            )
 
     # Every JSON log line of every service has trace_id and call_id; the call's lines carry its trace.
     services = {

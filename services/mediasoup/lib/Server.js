@@ -22,8 +22,9 @@ function secretMatches(header, secret) {
  * connected controller. Sessions outlive a controller connection (it may reconnect).
  */
 class Server {
-  constructor({ config, pool, registry, logger }) {
+  constructor({ config, pool, registry, logger, tracer = null }) {
     this.config = config;
+    this.tracer = tracer; // lib/tracing.js: a SERVER span per request of a call, or null (off)
     this.pool = pool;
     this.registry = registry;
     this.logger = logger.child({ component: 'Server' });
@@ -142,7 +143,11 @@ class Server {
     const traceparent = request.trace?.traceparent;
     const callId = typeof params.call_id === 'string' ? params.call_id : null;
     const traceId = traceIdOf(traceparent) ?? (callId ? this.registry.sessions.get(callId)?.traceId : null) ?? null;
-    const logFields = { request_id: id, method, call_id: callId, trace_id: traceId, traceparent };
+    const span = this.tracer?.startSpan(method, {
+      traceparent,
+      attributes: { 'rpc.system': 'voicebot-mediasoup', 'rpc.method': method, 'call.id': callId, request_id: id },
+    });
+    const logFields = { request_id: id, method, call_id: callId, trace_id: traceId, span_id: span?.spanId, traceparent };
     const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
     try {
       if (!handler) throw new ServiceError(ErrorCode.UNKNOWN_METHOD, `unknown method ${method}`);
@@ -155,6 +160,10 @@ class Server {
       const code = known ? error.code : ErrorCode.INTERNAL;
       (known ? this.logger.info : this.logger.error).call(this.logger, { ...logFields, code, err: known ? undefined : error }, `request failed: ${error.message}`);
       this.#reply(ws, { id, ok: false, error: { code, message: error.message } });
+      span?.setAttribute('error.code', code);
+      span?.setError(error.message);
+    } finally {
+      span?.end();
     }
   }
 

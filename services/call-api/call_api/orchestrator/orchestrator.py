@@ -9,8 +9,8 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from voicebot_mediaclient import MediaRequestError, MediaSession, MediaUnavailable
@@ -51,6 +51,8 @@ from call_api.providers.text import sentences
 from call_api.telemetry import traced, traced_stream
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FRAME_MS = 20
 
@@ -242,7 +244,8 @@ class Orchestrator:
     async def _converse(self) -> None:
         # Greeting before the gateway consumes the bot's audio would be lost on the phone.
         try:
-            await asyncio.wait_for(self._bot_leg_ready.wait(), self.cfg.media_ready_timeout)
+            async with asyncio.timeout(self.cfg.media_ready_timeout):
+                await self._bot_leg_ready.wait()
         except TimeoutError:
             log.warning("the gateway did not consume the bot's audio in time; greeting anyway")
         await self._speak(self.dialog.greeting)
@@ -263,6 +266,11 @@ class Orchestrator:
             self._speech_task = asyncio.create_task(self._play_reply(make_text()))
             try:
                 await self._speech_task
+                # The call's end cancels this task, which cancels the reply task; if code below
+                # swallowed that cancellation, the reply "finished" and the dialog must still stop.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError
                 self._failures = 0
                 break
             except asyncio.CancelledError:
@@ -299,14 +307,14 @@ class Orchestrator:
         self._heard_at = None
         text_chunks = traced_stream("dialog.reply", text_chunks, on_first=timer.first_text)
         try:
-            async for sentence in _with_timeout(sentences(text_chunks), self.cfg.provider_timeout):
+            async for sentence in _with_timeout(sentences(text_chunks), self.cfg.provider_timeout, "llm"):
                 pcm_chunks = traced_stream(
                     "tts",
                     synthesize_cached(self.res.tts, self.res.cache, sentence, self.cfg.tts_cache_ttl),
                     on_first=timer.first_audio,
                     attributes={"tts.provider": self.res.tts.name, "tts.chars": len(sentence)},
                 )
-                async for pcm in _with_timeout(pcm_chunks, self.cfg.provider_timeout):
+                async for pcm in _with_timeout(pcm_chunks, self.cfg.provider_timeout, "tts"):
                     if not started:
                         timer.playing()
                         playing_at = time.monotonic()
@@ -347,7 +355,8 @@ class Orchestrator:
         if waiter is None:
             return None
         try:
-            finished = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            async with asyncio.timeout(timeout):
+                finished = await asyncio.shield(waiter)
         except TimeoutError:
             log.warning("no playback_finished for stream", extra={"stream_id": stream_id})
             finished = None
@@ -369,8 +378,8 @@ class Orchestrator:
     async def _transcribe_utterance(self) -> str:
         while not self._caller_frames.empty():
             self._caller_frames.get_nowait()
-        session = await asyncio.wait_for(
-            self.res.stt.open(self.dialog.expected_phrases()), self.cfg.provider_timeout
+        session = await _within(
+            self.res.stt.open(self.dialog.expected_phrases()), self.cfg.provider_timeout, "stt"
         )
         try:
             for frame in list(self._preroll):
@@ -402,7 +411,7 @@ class Orchestrator:
             speech_end = time.monotonic()
             while not self._caller_frames.empty():
                 await session.feed(self._caller_frames.get_nowait())
-            result = await asyncio.wait_for(session.finish(), self.cfg.provider_timeout)
+            result = await _within(session.finish(), self.cfg.provider_timeout, "stt")
             self._heard_at = (speech_end, time.monotonic() - speech_end)
             metrics.STT_FINAL.observe(self._heard_at[1])
         finally:
@@ -464,7 +473,9 @@ def _turn_fields(
         "stt_final_ms": ms(timer.stt_seconds) if replying else None,
         "dialog_first_text_ms": ms(timer.text_seconds),
         "tts_first_audio_ms": ms(timer.audio_seconds),
-        "first_audio_ms": ms(playing_at - timer.speech_end) if replying and playing_at else None,
+        "first_audio_ms": (
+            ms(playing_at - timer.speech_end) if timer.speech_end is not None and playing_at else None
+        ),
         "first_audio_at_ms": ms(playing_at),
     }
 
@@ -473,15 +484,28 @@ def _completed() -> CallResult:
     return CallResult(EndReason.DIALOG_COMPLETED, "dialog completed")
 
 
-async def _with_timeout(chunks: AsyncIterator[Any], timeout: float) -> AsyncIterator[Any]:
-    """Each next chunk must arrive within `timeout` (a hung provider becomes a TimeoutError)."""
+async def _within(step: Awaitable[T], timeout: float, provider: str) -> T:
+    """A provider step bounded in time; a hung provider is that provider's failure (call_ended and
+    the logs name it), not an anonymous TimeoutError."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await step
+    except TimeoutError as exc:
+        raise ProviderError(provider, f"no answer within {timeout:g}s") from exc
+
+
+async def _with_timeout(chunks: AsyncIterator[Any], timeout: float, provider: str) -> AsyncIterator[Any]:
+    """Each next chunk must arrive within `timeout` (a hung provider becomes its ProviderError)."""
     iterator = aiter(chunks)
     try:
         while True:
             try:
-                item = await asyncio.wait_for(anext(iterator), timeout)
+                async with asyncio.timeout(timeout):
+                    item = await anext(iterator)
             except StopAsyncIteration:
                 return
+            except TimeoutError as exc:
+                raise ProviderError(provider, f"nothing streamed within {timeout:g}s") from exc
             yield item
     finally:
         aclose = getattr(iterator, "aclose", None)
