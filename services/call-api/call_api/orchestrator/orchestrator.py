@@ -370,9 +370,12 @@ class Orchestrator:
         """USER_TURN: caller audio → STT until the end of the utterance; the final transcript."""
         while True:
             try:
-                return await self._transcribe_utterance()
+                heard = await self._transcribe_utterance()
             except (ProviderError, TimeoutError) as exc:
                 await self._provider_failed(exc)
+                continue
+            self._failures = 0  # "N failures in a row": a recognised utterance ends the run
+            return heard
 
     @traced("stt")
     async def _transcribe_utterance(self) -> str:
