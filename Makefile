@@ -19,7 +19,7 @@ test-node:
 	@if [ -f services/mediasoup/package.json ]; then cd services/mediasoup && npm test --silent; fi
 
 lint: setup
-	.venv/bin/ruff check libs services tests
+	.venv/bin/ruff check libs services tests tools bench infra
 	.venv/bin/mypy
 
 schema: setup
