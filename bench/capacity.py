@@ -167,12 +167,14 @@ async def capacity(ctx: BenchContext) -> Result:
                 missing = max(0.0, 1 - received / expected)
                 p99 = percentile(deviations, 99)
                 ok = p99 <= BUDGET_MS and missing < MAX_MISSING
-                step = {
+                p50 = percentile(deviations, 50)
+                worst = deviations[-1] if deviations else 0.0
+                step: dict[str, object] = {
                     "sessions": len(loads),
                     "setup_s": round(setup_s, 1),
-                    "gap_dev_p50": percentile(deviations, 50),
+                    "gap_dev_p50": p50,
                     "gap_dev_p99": p99,
-                    "gap_dev_max": deviations[-1] if deviations else None,
+                    "gap_dev_max": worst,
                     "missing": round(missing, 4),
                     "cpu_pct": usage,
                     "rss_mb": memory,
@@ -184,9 +186,9 @@ async def capacity(ctx: BenchContext) -> Result:
                 rows.append(
                     [
                         len(loads),
-                        round(step["gap_dev_p50"], 2),
+                        round(p50, 2),
                         round(p99, 2),
-                        round(step["gap_dev_max"] or 0, 1),
+                        round(worst, 1),
                         f"{missing:.2%}",
                         usage["controller"],
                         usage["worker"],

@@ -12,6 +12,8 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from voicebot_callsim.rtp import CallerVoice
 from voicebot_mediaclient import MediaClient
@@ -50,7 +52,7 @@ async def barge_in(ctx: BenchContext) -> Result:
         session = await client.open_session(f"bench-barge-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
         log = EventLog(session).start()
         legs = await open_legs(session.signal)
-        voice = CallerVoice(legs.sender)  # type: ignore[arg-type]  (the same send_packets/sent_at)
+        voice = CallerVoice(legs.sender)
         voice.start()
         started = time.perf_counter()
         try:
@@ -75,9 +77,7 @@ async def barge_in(ctx: BenchContext) -> Result:
                 since = len(log.events)
                 await session.start_playback(stream, audio.RATE)
                 await session.send_pcm(bot_pcm)
-                await log.wait(
-                    lambda e, s=stream: isinstance(e, PlaybackStarted) and e.stream_id == s, 3, since
-                )
+                await log.wait(_is(PlaybackStarted, stream), 3, since)
                 await asyncio.sleep(rng.uniform(0.3, 0.8))
                 onset = await voice.say_packets(caller_packets) + first_voiced * 0.020
                 try:
@@ -90,9 +90,7 @@ async def barge_in(ctx: BenchContext) -> Result:
                     detect.add(event.detected_ms - onset * 1000)
                     vad_onset.add(event.onset_ms - onset * 1000)
                     sources[event.source] = sources.get(event.source, 0) + 1
-                await log.wait(
-                    lambda e, s=stream: isinstance(e, PlaybackFinished) and e.stream_id == s, 3, since
-                )
+                await log.wait(_is(PlaybackFinished, stream), 3, since)
                 await legs.probe.wait_quiet(0.15, 3)
                 if legs.probe.arrivals:
                     last_packet.add((legs.probe.arrivals[-1].at - onset) * 1000)
@@ -108,3 +106,8 @@ async def barge_in(ctx: BenchContext) -> Result:
     result.info["barge_in_sources"] = sources
     result.info["pacing_seconds"] = pace_s
     return result
+
+
+def _is(kind: type, stream_id: str) -> Callable[[Any], bool]:
+    """A predicate: an event of this kind for this stream."""
+    return lambda event: isinstance(event, kind) and getattr(event, "stream_id", None) == stream_id

@@ -100,10 +100,11 @@ async def soak(ctx: BenchContext) -> Result:
     result.wall_s = time.perf_counter() - started
     calls = done[0] - warm_calls
     result.info.update(calls=calls, rss_mb_cold=cold, rss_mb_warm_idle=warm, rss_mb_final_idle=final)
+    result.info["samples"] = [{"calls": n, **s} for n, s in samples]
     result.set_value("calls", calls, "calls")
-    # Steady state: from the first sample after 2 rounds of concurrent calls (thread pools, arenas
-    # and caches grow on a worker's first concurrent calls); the drift that matters is after it.
-    steady = [(n, s) for n, s in samples if n >= 2 * CONCURRENT] or samples
+    # Steady state: from the first sample after a quarter of the calls (thread pools, arenas and
+    # caches grow on a worker's first concurrent calls); the drift that matters is after it.
+    steady = [(n, s) for n, s in samples if n >= max(2 * CONCURRENT, calls // 4)] or samples
     result.info["steady_from_calls"] = steady[0][0] if steady else None
     rows = []
     for name in ("call_api_workers", "controller", "mediasoup_worker"):
