@@ -34,6 +34,9 @@ _ALLOWED: dict[PlaybackState, set[PlaybackState]] = {
 }
 
 
+ENCODE_AHEAD_SECONDS = 0.06
+
+
 class Playback:
     def __init__(self, stream_id: str, sample_rate: int, bitrate: int) -> None:
         self.stream_id = stream_id
@@ -41,6 +44,8 @@ class Playback:
         self.state = PlaybackState.WAITING
         self.encoder = OpusEncoder(sample_rate, bitrate)
         self.packets: deque[bytes] = deque()
+        self.pcm = bytearray()  # received, not yet encoded
+        self.flushed = False
         self.input_ended = False
         self.packets_sent = 0
         self.barge_in_reported = False
@@ -95,17 +100,14 @@ class Player:
         playback = self.current
         if playback is None or playback.done or playback.input_ended:
             return False
-        packets = playback.encoder.encode(pcm)
-        if packets:
-            playback.packets.extend(packets)
-            playback.more.set()
+        playback.pcm += pcm
+        playback.more.set()
         return True
 
     def end(self, stream_id: str) -> bool:
         playback = self.current
         if playback is None or playback.stream_id != stream_id or playback.done or playback.input_ended:
             return False
-        playback.packets.extend(playback.encoder.flush())
         playback.input_ended = True
         playback.more.set()
         return True
@@ -117,6 +119,7 @@ class Player:
             return None
         playback.move(PlaybackState.STOPPED)
         playback.packets.clear()
+        playback.pcm.clear()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -133,6 +136,9 @@ class Player:
         try:
             while True:
                 if not playback.packets:
+                    if playback.pcm or (playback.input_ended and not playback.flushed):
+                        _encode_ahead(playback)
+                        continue
                     if playback.input_ended:
                         break
                     playback.more.clear()
@@ -162,3 +168,15 @@ class Player:
         if not playback.done:
             playback.move(PlaybackState.FINISHED)
             self.on_finished(playback)
+
+
+def _encode_ahead(playback: Playback) -> None:
+    """Encode the next slice of received PCM, a few frames ahead of the pacer: encoding lazily
+    keeps a long reply's first packet from waiting for the whole reply to be encoded."""
+    step = int(playback.sample_rate * ENCODE_AHEAD_SECONDS) * 2
+    chunk = bytes(playback.pcm[:step])
+    del playback.pcm[:step]
+    playback.packets.extend(playback.encoder.encode(chunk))
+    if not playback.pcm and playback.input_ended and not playback.flushed:
+        playback.packets.extend(playback.encoder.flush())
+        playback.flushed = True
