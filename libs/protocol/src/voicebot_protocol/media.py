@@ -17,7 +17,7 @@ Per-call WebSocket (one per call):
   call-api → controller  text:   PlaybackStart | PlaybackEnd | PlaybackStop
                           binary: PCM s16le mono at PlaybackStart.sample_rate for the open stream
   controller → call-api  text:   PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech
-                                 | MediaFailure
+                                 | BotLegReady | MediaFailure
                           binary: caller audio, PCM s16le mono 16 kHz, 20 ms (640 bytes) per frame
 One playback stream at a time: a PlaybackStart while another stream is open stops that one
 (PlaybackFinished stopped=true). A session without its events WebSocket for 10 s is closed.
@@ -145,13 +145,23 @@ class CallerSpeech(_Model):
     at_ms: float
 
 
+class BotLegReady(_Model):
+    """The gateway now consumes the bot's audio (a consumer of the bot producer exists on one of
+    its transports): audio played from now on reaches the phone. Sent once per session, on the
+    first such consumer; the Orchestrator waits for it before the greeting."""
+
+    type: Literal["bot_leg_ready"] = "bot_leg_ready"
+    transport_id: str
+    consumer_id: str
+
+
 class MediaFailure(_Model):
     type: Literal["media_failure"] = "media_failure"
     reason: str
 
 
 MediaEvent = Annotated[
-    PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech | MediaFailure,
+    PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech | BotLegReady | MediaFailure,
     Field(discriminator="type"),
 ]
 
