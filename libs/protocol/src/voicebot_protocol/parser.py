@@ -8,6 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 from voicebot_protocol.client import CLIENT_EVENTS, ClientMessage, ServerMessage
 from voicebot_protocol.codes import ErrorCode
 from voicebot_protocol.errors import ProtocolError
+from voicebot_protocol.validation import describe_validation_error
 
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 
@@ -42,12 +43,6 @@ def _load_object(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "message"
-    return f"{where}: {first['msg']}"
-
-
 def parse_client_message(raw: str | bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> ClientMessage:
     data = _load_object(raw, max_bytes)
     event = data.get("event")
@@ -56,7 +51,7 @@ def parse_client_message(raw: str | bytes, max_bytes: int = DEFAULT_MAX_FRAME_BY
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(exc)) from None
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe_validation_error(exc)) from None
 
 
 def parse_server_message(raw: str | bytes, max_bytes: int = 1024 * 1024) -> ServerMessage:
@@ -65,4 +60,4 @@ def parse_server_message(raw: str | bytes, max_bytes: int = 1024 * 1024) -> Serv
         return _server_adapter.validate_python(data)
     except ValidationError as exc:
         code = ErrorCode.INVALID_MESSAGE if "event" in data else ErrorCode.UNKNOWN_EVENT
-        raise ProtocolError(code, _describe(exc)) from None
+        raise ProtocolError(code, describe_validation_error(exc)) from None

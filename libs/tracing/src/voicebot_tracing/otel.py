@@ -25,6 +25,8 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes
 
+from voicebot_tracing.ids import make_traceparent
+
 log = logging.getLogger(__name__)
 _configured = False
 
@@ -144,7 +146,9 @@ def traceparent_for(span: trace.Span | None = None) -> str | None:
     span_ctx = (span or trace.get_current_span()).get_span_context()
     if not span_ctx.is_valid:
         return None
-    return f"00-{span_ctx.trace_id:032x}-{span_ctx.span_id:016x}-{int(span_ctx.trace_flags):02x}"
+    return make_traceparent(
+        f"{span_ctx.trace_id:032x}", f"{span_ctx.span_id:016x}", sampled=span_ctx.trace_flags.sampled
+    )
 
 
 def current_span_ids() -> tuple[str, str] | None:
