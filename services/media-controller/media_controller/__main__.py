@@ -33,7 +33,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     setup_logging("media-controller", settings.log_level)
-    setup_tracing("media-controller", settings.trace_exporter, settings.otlp_endpoint)
+    setup_tracing("media-controller", settings.tracing.exporter, settings.tracing.otlp_endpoint)
     asyncio.run(serve(settings))
 
 

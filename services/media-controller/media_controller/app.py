@@ -12,6 +12,7 @@ from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from voicebot_protocol.media import CreateSession, SignalRequest, SignalResponse, control_command_adapter
+from voicebot_protocol.validation import describe_validation_error
 from voicebot_tracing import bind_call, parent_context_for
 
 from media_controller import errors, metrics
@@ -39,9 +40,7 @@ async def _read_model(request: web.Request, model: type[Model]) -> Model:
     try:
         return model.model_validate_json(await request.read())
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise errors.invalid_request(f"{where}: {first['msg']}") from None
+        raise errors.invalid_request(describe_validation_error(exc, whole="body")) from None
 
 
 @web.middleware

@@ -10,6 +10,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from voicebot_protocol.states import StateHolder, StateTable
+
 from media_controller.opus import OpusEncoder
 from media_controller.rtp_sender import RtpSender
 
@@ -26,22 +28,28 @@ class PlaybackState(enum.Enum):
     STOPPED = "stopped"
 
 
-_ALLOWED: dict[PlaybackState, set[PlaybackState]] = {
-    PlaybackState.WAITING: {PlaybackState.PLAYING, PlaybackState.FINISHED, PlaybackState.STOPPED},
-    PlaybackState.PLAYING: {PlaybackState.FINISHED, PlaybackState.STOPPED},
-    PlaybackState.FINISHED: set(),
-    PlaybackState.STOPPED: set(),
-}
+PLAYBACK_STATES = StateTable(
+    "playback",
+    {
+        PlaybackState.WAITING: {PlaybackState.PLAYING, PlaybackState.FINISHED, PlaybackState.STOPPED},
+        PlaybackState.PLAYING: {PlaybackState.FINISHED, PlaybackState.STOPPED},
+        PlaybackState.FINISHED: set(),
+        PlaybackState.STOPPED: set(),
+    },
+)
 
 
 ENCODE_AHEAD_SECONDS = 0.06
 
 
 class Playback:
-    def __init__(self, stream_id: str, sample_rate: int, bitrate: int) -> None:
+    def __init__(
+        self, stream_id: str, sample_rate: int, bitrate: int, *, interruptible: bool = False
+    ) -> None:
         self.stream_id = stream_id
         self.sample_rate = sample_rate
-        self.state = PlaybackState.WAITING
+        self.interruptible = interruptible  # the controller stops it itself on barge-in
+        self._state = StateHolder(PLAYBACK_STATES, PlaybackState.WAITING)
         self.encoder = OpusEncoder(sample_rate, bitrate)
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
@@ -51,10 +59,12 @@ class Playback:
         self.barge_in_reported = False
         self.more = asyncio.Event()  # new packets queued, or input ended
 
+    @property
+    def state(self) -> PlaybackState:
+        return self._state.state
+
     def move(self, new: PlaybackState) -> None:
-        if new not in _ALLOWED[self.state]:
-            raise RuntimeError(f"playback {self.stream_id}: {self.state.value} → {new.value} is not allowed")
-        self.state = new
+        self._state.advance(new)
 
     @property
     def done(self) -> bool:
@@ -87,10 +97,10 @@ class Player:
         current = self.current
         return current if current is not None and current.state is PlaybackState.PLAYING else None
 
-    def start(self, stream_id: str, sample_rate: int) -> Playback:
+    def start(self, stream_id: str, sample_rate: int, *, interruptible: bool = False) -> Playback:
         if self.current is not None and not self.current.done:
             self.stop(None)
-        playback = Playback(stream_id, sample_rate, self.bitrate)
+        playback = Playback(stream_id, sample_rate, self.bitrate, interruptible=interruptible)
         self.current = playback
         self._task = asyncio.create_task(self._pace(playback), name=f"playback-{stream_id}")
         return playback

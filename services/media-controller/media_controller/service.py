@@ -30,6 +30,7 @@ from voicebot_protocol.media_service import (
     ServiceRequest,
     ServiceResponse,
 )
+from voicebot_protocol.states import StateHolder, StateTable
 
 from media_controller import metrics
 from media_controller.errors import ServiceRequestFailed, ServiceUnavailable
@@ -48,12 +49,15 @@ class LinkState(enum.Enum):
     CLOSED = "closed"
 
 
-_ALLOWED: dict[LinkState, set[LinkState]] = {
-    LinkState.IDLE: {LinkState.CONNECTING, LinkState.CLOSED},
-    LinkState.CONNECTING: {LinkState.CONNECTED, LinkState.CLOSED},
-    LinkState.CONNECTED: {LinkState.CONNECTING, LinkState.CLOSED},
-    LinkState.CLOSED: set(),
-}
+LINK_STATES = StateTable(
+    "service link",
+    {
+        LinkState.IDLE: {LinkState.CONNECTING, LinkState.CLOSED},
+        LinkState.CONNECTING: {LinkState.CONNECTED, LinkState.CLOSED},
+        LinkState.CONNECTED: {LinkState.CONNECTING, LinkState.CLOSED},
+        LinkState.CLOSED: set(),
+    },
+)
 
 
 class MediasoupService:
@@ -75,7 +79,7 @@ class MediasoupService:
         self.reconnect_max_delay = reconnect_max_delay
         self._on_notification = on_notification
         self._on_down = on_down
-        self.state = LinkState.IDLE
+        self._state = StateHolder(LINK_STATES, LinkState.IDLE)
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -83,10 +87,12 @@ class MediasoupService:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
 
+    @property
+    def state(self) -> LinkState:
+        return self._state.state
+
     def _move(self, new: LinkState) -> None:
-        if new not in _ALLOWED[self.state]:
-            raise RuntimeError(f"service link: {self.state.value} → {new.value} is not allowed")
-        self.state = new
+        self._state.advance(new)
 
     @property
     def connected(self) -> bool:
@@ -131,9 +137,7 @@ class MediasoupService:
         finally:
             metrics.SERVICE_REQUEST_SECONDS.labels(method, outcome).observe(time.monotonic() - started)
 
-    async def _request(
-        self, method: str, params: dict[str, Any], traceparent: str | None
-    ) -> dict[str, Any]:
+    async def _request(self, method: str, params: dict[str, Any], traceparent: str | None) -> dict[str, Any]:
         if method not in IDEMPOTENT_METHODS:
             return await self._request_once(method, params, traceparent)
 

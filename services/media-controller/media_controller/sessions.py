@@ -18,14 +18,15 @@ class Sessions:
         self._sessions: dict[str, Session] = {}
         self._opening: dict[str, asyncio.Future[Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps orphan closes referenced
+        link = settings.service
         self.service = MediasoupService(
-            settings.mediasoup_url,
-            settings.mediasoup_secret,
+            link.url,
+            link.secret,
             on_notification=self.on_notification,
             on_down=self.on_service_down,
-            timeout=settings.service_timeout,
-            attempts=settings.service_attempts,
-            reconnect_max_delay=settings.reconnect_max_delay,
+            timeout=link.timeout,
+            attempts=link.attempts,
+            reconnect_max_delay=link.reconnect_max_delay,
         )
 
     def get(self, call_id: str) -> Session | None:
@@ -111,7 +112,7 @@ class Sessions:
         elif notification.notification == "barge_in_detected":
             if session is not None:
                 at_ms = data.get("at_ms")
-                session.audio_level_barge_in(float(at_ms) if isinstance(at_ms, int | float) else None)
+                session.caller.audio_level_barge_in(float(at_ms) if isinstance(at_ms, int | float) else None)
         elif notification.notification == "worker_died":
             pid = data.get("pid")
             for session in list(self._sessions.values()):

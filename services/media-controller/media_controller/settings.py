@@ -1,41 +1,84 @@
-"""Configuration from the environment (prefix MEDIA_CONTROLLER_)."""
+"""Configuration from the environment: one Settings object in sections, every variable named
+MEDIA_CONTROLLER_<NAME> as it always was (the sections are for readers of the code, not new names).
+The list is in services/media-controller/README.md."""
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PREFIX = "MEDIA_CONTROLLER_"
+
+
+def _env(*names: str) -> AliasChoices:
+    """The environment variable(s) a field reads, without the prefix."""
+    return AliasChoices(*(PREFIX + name for name in names))
+
+
+def _section(prefix: str = PREFIX) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, populate_by_name=True, extra="ignore")
+
+
+class ServiceLink(BaseSettings):
+    """The one WebSocket to the mediasoup service."""
+
+    model_config = _section(PREFIX + "SERVICE_")
+
+    url: str = Field(default="ws://127.0.0.1:3100/", validation_alias=_env("MEDIASOUP_URL"))
+    secret: str = Field(default="", validation_alias=_env("MEDIASOUP_SECRET"))
+    timeout: float = Field(default=2.0, gt=0)  # per attempt of a request (SERVICE_TIMEOUT)
+    attempts: int = Field(default=3, ge=1)  # for idempotent methods only (SERVICE_ATTEMPTS)
+    reconnect_max_delay: float = Field(default=2.0, gt=0, validation_alias=_env("RECONNECT_MAX_DELAY"))
+
+
+class Vad(BaseSettings):
+    """The caller's voice activity detection (webrtcvad on each 20 ms frame)."""
+
+    model_config = _section(PREFIX + "VAD_")
+
+    aggressiveness: int = Field(default=2, ge=0, le=3)
+    # Consecutive voiced 20 ms frames that start speech: also the false-barge-in guard (a shorter
+    # burst, like a cough or a click, never interrupts the bot).
+    onset_frames: int = Field(default=4, ge=1)
+    min_rms: float = Field(default=300.0, ge=0)  # ≈ -41 dBFS: quieter frames are never speech
+    hangover_ms: int = Field(default=400, ge=20)  # unvoiced time that ends speech
+
+
+class CallerLegSettings(BaseSettings):
+    model_config = _section()
+
+    jitter_depth: int = Field(default=3, ge=0)  # packets held back waiting for a missing one
+    audio_queue: int = Field(  # 20 ms frames buffered per call towards call-api
+        default=100, ge=1, validation_alias=_env("CALLER_AUDIO_QUEUE")
+    )
+    audio_level_threshold: float = -50.0  # dBov, for the service's AudioLevelObserver
+
+
+class BotLegSettings(BaseSettings):
+    model_config = _section()
+
+    opus_bitrate: int = 32000
+    ssrc: int = Field(default=0x0B07_0001, validation_alias=_env("BOT_SSRC"))
+
+
+class Tracing(BaseSettings):
+    model_config = _section()
+
+    # otlp | console | none; unset: otlp when an endpoint is known (this one or OTEL_EXPORTER_OTLP_ENDPOINT).
+    exporter: str | None = Field(default=None, validation_alias=_env("TRACE_EXPORTER", "OTEL_EXPORTER"))
+    otlp_endpoint: str | None = None
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEDIA_CONTROLLER_", populate_by_name=True)
+    model_config = _section()
 
     host: str = "127.0.0.1"
     port: int = 0  # 0: pick a free port and log it ("event": "listening")
-    mediasoup_url: str = "ws://127.0.0.1:3100/"
-    mediasoup_secret: str = ""
     rtp_ip: str = "127.0.0.1"  # where the controller's own RTP sockets listen
     log_level: str = "INFO"
+    # A session without its events WebSocket is closed after this many seconds.
+    orphan_timeout: float = Field(default=10.0, gt=0)
 
-    service_timeout: float = Field(default=2.0, gt=0)  # per attempt of a mediasoup service request
-    service_attempts: int = Field(default=3, ge=1)  # for idempotent methods only
-    reconnect_max_delay: float = Field(default=2.0, gt=0)
-
-    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
-    # Consecutive voiced 20 ms frames that start speech: also the false-barge-in guard (a shorter
-    # burst, like a cough or a click, never interrupts the bot).
-    vad_onset_frames: int = Field(default=4, ge=1)
-    vad_min_rms: float = Field(default=300.0, ge=0)  # ≈ -41 dBFS: quieter frames are never speech
-    vad_hangover_ms: int = Field(default=400, ge=20)  # unvoiced time that ends speech
-    jitter_depth: int = Field(default=3, ge=0)  # packets held back waiting for a missing one
-    caller_audio_queue: int = Field(default=100, ge=1)  # 20 ms frames buffered per call towards call-api
-    audio_level_threshold: float = -50.0  # dBov, for the service's AudioLevelObserver
-    orphan_timeout: float = Field(
-        default=10.0, gt=0
-    )  # a session without its events WebSocket is closed after this
-    opus_bitrate: int = 32000
-    bot_ssrc: int = 0x0B07_0001
-
-    # otlp | console | none; unset: otlp when an endpoint is known (this one or OTEL_EXPORTER_OTLP_ENDPOINT).
-    trace_exporter: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("MEDIA_CONTROLLER_TRACE_EXPORTER", "MEDIA_CONTROLLER_OTEL_EXPORTER"),
-    )
-    otlp_endpoint: str | None = None
+    service: ServiceLink = Field(default_factory=ServiceLink)
+    vad: Vad = Field(default_factory=Vad)
+    caller: CallerLegSettings = Field(default_factory=CallerLegSettings)
+    bot: BotLegSettings = Field(default_factory=BotLegSettings)
+    tracing: Tracing = Field(default_factory=Tracing)

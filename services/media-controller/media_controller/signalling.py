@@ -1,12 +1,19 @@
-"""The client-callable signalling methods (mediasoup_request passthrough): a whitelist, each with
-a strict parameter model and the mediasoup service method it maps to. Documented in
-docs/media-signalling.md."""
+"""The client-callable signalling methods (mediasoup_request passthrough), one row each: the table
+is the whitelist. A row holds the strict parameter model, the mediasoup service method it maps to,
+the ids it names (checked against the call's ledger) and its bookkeeping in the ledger. Adding a
+method is adding a row. Documented in docs/media-signalling.md."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from voicebot_protocol.validation import describe_validation_error
+
+from media_controller.ledger import Change, ClientConsumer, ClientLedger, NamedKind, TransportKind
+
+DEFAULT_PAYLOAD_TYPE = 100  # Opus, as the router's codecs prefer it
 
 
 class _Params(BaseModel):
@@ -59,55 +66,131 @@ class TransportRef(_Params):
     transport_id: StrictStr
 
 
-ObjectKind = Literal["transport", "producer", "consumer"]
+Record = Callable[[ClientLedger, Any, dict[str, Any]], list[Change]]
+Named = tuple[tuple[NamedKind, str], ...]  # (what kind of object, the parameter naming it)
+
+
+def _nothing(ledger: ClientLedger, params: Any, result: dict[str, Any]) -> list[Change]:
+    return []
 
 
 @dataclass(frozen=True)
 class ClientMethod:
+    """One row of the table: the service method, the parameters, the ids the call names (checked
+    against the call's ledger in this order) and the bookkeeping of a successful answer."""
+
     service_method: str
     params: type[_Params]
-    target: ObjectKind | None = None  # the kind of object the call names by id (for ownership checks)
+    names: Named = ()
+    record: Record = _nothing
 
+
+def _transport_created(kind: TransportKind) -> Record:
+    return lambda ledger, params, result: ledger.add_transport(result["transport_id"], kind)
+
+
+def _consumer_of(params: Consume, result: dict[str, Any]) -> ClientConsumer:
+    rtp = result.get("rtp_parameters") or {}
+    encodings = rtp.get("encodings") or [{}]
+    codecs = rtp.get("codecs") or [{}]
+    return ClientConsumer(
+        params.transport_id,
+        params.producer_id,
+        int(encodings[0].get("ssrc", 0)),
+        int(codecs[0].get("payloadType", DEFAULT_PAYLOAD_TYPE)),
+    )
+
+
+_TRANSPORT: Named = (("transport", "transport_id"),)
+_PRODUCER: Named = (("producer", "producer_id"),)
+_CONSUMER: Named = (("consumer", "consumer_id"),)
 
 CLIENT_METHODS: dict[str, ClientMethod] = {
     "getRouterRtpCapabilities": ClientMethod("router.getRtpCapabilities", NoParams),
-    "createPlainTransport": ClientMethod("transport.createPlain", CreatePlainTransport),
-    "connectPlainTransport": ClientMethod("transport.connectPlain", ConnectPlainTransport, "transport"),
-    "createWebRtcTransport": ClientMethod("transport.createWebRtc", NoParams),
-    "connectWebRtcTransport": ClientMethod("transport.connectWebRtc", ConnectWebRtcTransport, "transport"),
-    "produce": ClientMethod("produce", Produce, "transport"),
-    "consume": ClientMethod("consume", Consume, "transport"),
-    "pauseConsumer": ClientMethod("consumer.pause", ConsumerRef, "consumer"),
-    "resumeConsumer": ClientMethod("consumer.resume", ConsumerRef, "consumer"),
-    "pauseProducer": ClientMethod("producer.pause", ProducerRef, "producer"),
-    "resumeProducer": ClientMethod("producer.resume", ProducerRef, "producer"),
-    "closeTransport": ClientMethod("close", TransportRef, "transport"),
-    "closeProducer": ClientMethod("close", ProducerRef, "producer"),
-    "closeConsumer": ClientMethod("close", ConsumerRef, "consumer"),
+    "createPlainTransport": ClientMethod(
+        "transport.createPlain", CreatePlainTransport, record=_transport_created("plain")
+    ),
+    "connectPlainTransport": ClientMethod(
+        "transport.connectPlain",
+        ConnectPlainTransport,
+        _TRANSPORT,
+        lambda ledger, params, result: ledger.connect_transport(params.transport_id, params.port),
+    ),
+    "createWebRtcTransport": ClientMethod(
+        "transport.createWebRtc", NoParams, record=_transport_created("webrtc")
+    ),
+    "connectWebRtcTransport": ClientMethod("transport.connectWebRtc", ConnectWebRtcTransport, _TRANSPORT),
+    "produce": ClientMethod(
+        "produce",
+        Produce,
+        _TRANSPORT,
+        lambda ledger, params, result: ledger.add_producer(result["producer_id"], params.transport_id),
+    ),
+    "consume": ClientMethod(
+        "consume",
+        Consume,
+        (("transport", "transport_id"), ("consumable", "producer_id")),
+        lambda ledger, params, result: ledger.add_consumer(
+            result["consumer_id"], _consumer_of(params, result)
+        ),
+    ),
+    "pauseConsumer": ClientMethod("consumer.pause", ConsumerRef, _CONSUMER),
+    "resumeConsumer": ClientMethod("consumer.resume", ConsumerRef, _CONSUMER),
+    "pauseProducer": ClientMethod("producer.pause", ProducerRef, _PRODUCER),
+    "resumeProducer": ClientMethod("producer.resume", ProducerRef, _PRODUCER),
+    "closeTransport": ClientMethod(
+        "close",
+        TransportRef,
+        _TRANSPORT,
+        lambda ledger, params, result: ledger.remove_transport(params.transport_id),
+    ),
+    "closeProducer": ClientMethod(
+        "close",
+        ProducerRef,
+        _PRODUCER,
+        lambda ledger, params, result: ledger.remove_producer(params.producer_id),
+    ),
+    "closeConsumer": ClientMethod(
+        "close",
+        ConsumerRef,
+        _CONSUMER,
+        lambda ledger, params, result: ledger.remove_consumer(params.consumer_id),
+    ),
 }
 
 
-def parse_params(method: ClientMethod, data: dict[str, Any]) -> _Params:
-    """Raises ValueError with a readable message on bad parameters."""
+def parse_params(method: ClientMethod, data: dict[str, Any], ledger: ClientLedger) -> _Params:
+    """The method's parameters, with `"bot"` resolved to the bot producer's id. Raises ValueError
+    with a readable message on bad parameters."""
     try:
-        return method.params.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = str(first["loc"][0]) if first["loc"] else "data"  # deeper parts name union branches
-        raise ValueError(f"{where}: {first['msg']}") from None
+        params = method.params.model_validate(data)
+    except ValidationError as exc:  # deeper parts of the location name union branches
+        raise ValueError(describe_validation_error(exc, whole="data", depth=1)) from None
+    if isinstance(params, Consume):
+        params = params.model_copy(update={"producer_id": ledger.resolve_producer(params.producer_id)})
+    return params
 
 
-def target_id(params: _Params, kind: ObjectKind) -> str:
-    return str(getattr(params, f"{kind}_id"))
+def check_names(
+    method: ClientMethod,
+    params: _Params,
+    ledger: ClientLedger,
+    owner_of: Callable[[str], str | None],
+    call_id: str,
+) -> None:
+    """Every id the call names must be its client's (raises foreign_object / not_found)."""
+    for kind, parameter in method.names:
+        ledger.check(kind, str(getattr(params, parameter)), owner_of, call_id)
 
 
 def service_params(method: ClientMethod, params: _Params, call_id: str) -> dict[str, Any]:
     """The mediasoup service request's params for a client call."""
-    if method.service_method == "close":
-        assert method.target is not None
-        return {"call_id": call_id, "kind": method.target, "id": target_id(params, method.target)}
-    if isinstance(params, ConsumerRef | ProducerRef):
-        assert method.target is not None
-        return {"call_id": call_id, "id": target_id(params, method.target)}
+    if method.service_method == "close" or isinstance(params, ConsumerRef | ProducerRef):
+        assert method.names
+        kind, parameter = method.names[0]
+        object_id = str(getattr(params, parameter))
+        if method.service_method == "close":
+            return {"call_id": call_id, "kind": kind, "id": object_id}
+        return {"call_id": call_id, "id": object_id}
     body = params.model_dump(mode="json", exclude_none=True)
     return {"call_id": call_id, **body}

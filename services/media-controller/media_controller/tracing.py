@@ -8,7 +8,7 @@ from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
-from voicebot_tracing import normalize_trace_id, traceparent_for
+from voicebot_tracing import normalize_trace_id, trace_id_of_traceparent, traceparent_for
 
 tracer = trace.get_tracer("media_controller")
 
@@ -17,22 +17,17 @@ def request_trace_id(request: web.Request, fallback: str | None = None) -> str |
     from_header = normalize_trace_id(request.headers.get("X-Trace-ID"))
     if from_header:
         return from_header
-    from_parent = trace_id_of(request.headers.get("traceparent"))
+    from_parent = trace_id_of_traceparent(request.headers.get("traceparent"))
     if from_parent:
         return from_parent
     return normalize_trace_id(fallback)
-
-
-def trace_id_of(traceparent: str | None) -> str | None:
-    parts = (traceparent or "").split("-")
-    return normalize_trace_id(parts[1]) if len(parts) == 4 else None
 
 
 def _parent(traceparent: str | None) -> Context | None:
     """The current span if it is in the traceparent's trace (or there is no traceparent); else the
     traceparent itself; None when there is neither (nothing to trace)."""
     current = trace.get_current_span().get_span_context()
-    wanted = trace_id_of(traceparent)
+    wanted = trace_id_of_traceparent(traceparent)
     if current.is_valid and (wanted is None or f"{current.trace_id:032x}" == wanted):
         return trace.set_span_in_context(trace.get_current_span())
     if wanted is not None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from voicebot_mediaclient import MediaClient, MediaSession, MediaUnavailable
-from voicebot_protocol.media import MediaFailure, PlaybackFinished, PlaybackStarted
+from voicebot_protocol.media import BotLegReady, MediaFailure, PlaybackFinished, PlaybackStarted
 
 from tests.support.media import MediaStack, connect_gateway, start_controller
 from tests.support.procs import http_ok, wait_until
@@ -37,7 +37,7 @@ async def works(client: MediaClient, call_id: str) -> None:
                 seen.append(type(event))
                 if isinstance(event, PlaybackFinished):
                     break
-        assert seen == [PlaybackStarted, PlaybackFinished]
+        assert seen == [BotLegReady, PlaybackStarted, PlaybackFinished]
         await legs.receiver.wait_packets(10, within=2)
     finally:
         legs.close()

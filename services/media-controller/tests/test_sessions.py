@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from voicebot_mediaclient import MediaClient, MediaRequestError, MediaUnavailable
-from voicebot_protocol.media import PlaybackFinished, PlaybackStarted
+from voicebot_protocol.media import BotLegReady, PlaybackFinished, PlaybackStarted
 
 from tests.support.media import MediaStack, connect_gateway
 
@@ -114,6 +114,7 @@ async def test_close_leaves_nothing_behind(client: MediaClient, stack: MediaStac
         await session.send_pcm(bytes(16000))  # 0.5 s
         await session.end_playback("s")
         async with asyncio.timeout(3):
+            assert isinstance(await anext(events), BotLegReady)
             assert isinstance(await anext(events), PlaybackStarted)
             assert isinstance(await anext(events), PlaybackFinished)
         stats = await session.stats()

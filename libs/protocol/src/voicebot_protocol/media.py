@@ -20,7 +20,11 @@ Per-call WebSocket (one per call):
                                  | BotLegReady | MediaFailure
                           binary: caller audio, PCM s16le mono 16 kHz, 20 ms (640 bytes) per frame
 One playback stream at a time: a PlaybackStart while another stream is open stops that one
-(PlaybackFinished stopped=true). A session without its events WebSocket for 10 s is closed.
+(PlaybackFinished stopped=true). A stream opened with PlaybackStart.interruptible=true is stopped by
+the controller itself on barge-in (BargeInDetected, then PlaybackFinished stopped=true); a later
+PlaybackStop for it is a no-op. BotLegReady is sent once per session, when the client first
+consumes the bot producer on one of its transports (buffered until the WebSocket attaches).
+A session without its events WebSocket for 10 s is closed.
 Invalid text frames are logged and ignored; binary frames over 256 KiB close the WebSocket (1009).
 """
 
@@ -74,10 +78,18 @@ class MediaApiError(_Model):
 
 
 class PlaybackStart(_Model):
+    """Open a playback stream (its PCM follows as binary frames).
+
+    interruptible: on barge-in during this stream the controller stops it itself, right after
+    sending barge_in_detected (playback_finished stopped=true follows at once): the stop no longer
+    waits for call-api's playback_stop. False (the default): the controller only reports the
+    barge-in and plays on until call-api stops the stream."""
+
     type: Literal["playback_start"] = "playback_start"
     stream_id: str
     sample_rate: int = Field(ge=8000, le=48000)
     text: str | None = None
+    interruptible: bool = False
 
 
 class PlaybackEnd(_Model):

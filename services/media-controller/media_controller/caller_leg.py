@@ -1,0 +1,124 @@
+"""The caller's side of a call: when the client produces the caller's audio, a consumer of it on a
+controller-owned plain transport feeds the tap (jitter buffer, decoder, VAD) whose frames go to
+call-api; caller speech while the bot plays is a barge-in (the VAD's, or the service's
+AudioLevelObserver's as a second opinion)."""
+
+import time
+
+from voicebot_protocol.media import BargeInDetected, CallerSpeech
+
+from media_controller import metrics
+from media_controller.bot_leg import BOT_PAYLOAD_TYPE, BotLeg
+from media_controller.caller_tap import CallerTap
+from media_controller.errors import MediaError
+from media_controller.ledger import ClientLedger
+from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
+from media_controller.vad import SpeechChange, SpeechDetector
+
+
+class CallerLeg:
+    def __init__(self, call: CallMedia, ledger: ClientLedger, bot: BotLeg) -> None:
+        self.call = call
+        self.ledger = ledger
+        self.bot = bot
+        self.tap: CallerTap | None = None
+        self.producer_id: str | None = None  # the client's producer being tapped
+        self._leg: PlainLeg | None = None
+        self._tap_consumer_id: str | None = None
+
+    async def open(self) -> None:
+        vad = self.call.settings.vad
+        self.tap = CallerTap(
+            SpeechDetector(vad.aggressiveness, vad.onset_frames, vad.hangover_ms, vad.min_rms),
+            jitter_depth=self.call.settings.caller.jitter_depth,
+            on_frame=self.call.outbox.audio,
+            on_speech=self._speech,
+            logger=self.call.log,
+        )
+        self._leg = await open_plain_leg(self.call, self.tap.on_datagram)
+        self.tap.transport = self._leg.udp
+        self.ledger.internal.add(self._leg.transport_id)
+
+    def close(self) -> None:
+        if self.tap is not None:  # it closes the leg's socket
+            self.tap.close()
+            self.tap = None
+
+    async def tap_producer(self, producer_id: str) -> None:
+        """Consume the caller's new audio producer onto the tap leg and watch its audio level."""
+        assert self._leg is not None and self.tap is not None
+        request, log = self.call.request, self.call.log
+        if self._tap_consumer_id is not None:
+            await request("close", {"kind": "consumer", "id": self._tap_consumer_id})
+            self._set_tap_consumer(None)
+        try:
+            consumed = await request(
+                "consume", {"transport_id": self._leg.transport_id, "producer_id": producer_id}
+            )
+        except MediaError:
+            log.error(
+                "cannot tap the caller's audio; closing the producer", extra={"producer_id": producer_id}
+            )
+            self.ledger.remove_producer(producer_id)
+            await request("close", {"kind": "producer", "id": producer_id})
+            raise
+        self._set_tap_consumer(str(consumed["consumer_id"]))
+        self.producer_id = producer_id
+        codec = (consumed.get("rtp_parameters") or {}).get("codecs", [{}])[0]
+        self.tap.expect((self._leg.ip, self._leg.port), int(codec.get("payloadType", BOT_PAYLOAD_TYPE)))
+        try:
+            await request(
+                "audioLevel.observe",
+                {"producer_id": producer_id, "threshold": self.call.settings.caller.audio_level_threshold},
+            )
+        except MediaError as exc:  # the VAD still detects barge-in; the observer is a second opinion
+            log.warning("audio level observer not started", extra={"error": exc.message})
+        log.info(
+            "caller audio tapped", extra={"producer_id": producer_id, "consumer_id": self._tap_consumer_id}
+        )
+
+    def producer_closed(self, producer_id: str) -> None:
+        if producer_id == self.producer_id:
+            self.producer_id = None
+            self._set_tap_consumer(None)  # mediasoup closes a consumer with its producer
+
+    def _set_tap_consumer(self, consumer_id: str | None) -> None:
+        if self._tap_consumer_id is not None:
+            self.ledger.internal.discard(self._tap_consumer_id)
+        self._tap_consumer_id = consumer_id
+        if consumer_id is not None:
+            self.ledger.internal.add(consumer_id)
+
+    # --- barge-in -------------------------------------------------------------------------------
+
+    def _speech(self, change: SpeechChange) -> None:
+        self.call.outbox.event(CallerSpeech(speaking=change.speaking, at_ms=change.at_ms))
+        if change.speaking:
+            self._barge_in("vad", change.at_ms, change.detected_ms)
+
+    def audio_level_barge_in(self, at_epoch_ms: float | None) -> None:
+        """The service's AudioLevelObserver heard the caller while the bot spoke."""
+        now_ms = time.monotonic() * 1000
+        onset_ms = now_ms
+        if at_epoch_ms is not None:
+            onset_ms = min(now_ms, now_ms - (time.time() * 1000 - at_epoch_ms))
+        self._barge_in("audio_level", onset_ms, now_ms)
+
+    def _barge_in(self, source: str, onset_ms: float, detected_ms: float) -> None:
+        playback = self.bot.playing()
+        if playback is None or playback.barge_in_reported:
+            return
+        playback.barge_in_reported = True
+        metrics.BARGE_INS.labels(source).inc()
+        event = BargeInDetected(onset_ms=onset_ms, detected_ms=detected_ms, source=source)  # type: ignore[arg-type]
+        self.call.outbox.event(event)
+        self.call.log.info(
+            "barge-in detected",
+            extra={
+                "stream_id": playback.stream_id,
+                "source": source,
+                "latency_ms": round(detected_ms - onset_ms, 1),
+                "interruptible": playback.interruptible,
+            },
+        )
+        self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first

@@ -1,0 +1,63 @@
+"""One Settings object in sections, read from the environment variables it always read."""
+
+import re
+from pathlib import Path
+
+import pytest
+from media_controller.settings import Settings
+from pydantic import ValidationError
+
+# Every variable the controller has read (README.md lists them), and where its value lands.
+ENVIRONMENT = {
+    "HOST": ("0.0.0.0", lambda s: s.host),
+    "PORT": ("8123", lambda s: s.port),
+    "RTP_IP": ("127.0.0.2", lambda s: s.rtp_ip),
+    "LOG_LEVEL": ("DEBUG", lambda s: s.log_level),
+    "ORPHAN_TIMEOUT": ("4.5", lambda s: s.orphan_timeout),
+    "MEDIASOUP_URL": ("ws://127.0.0.1:9/", lambda s: s.service.url),
+    "MEDIASOUP_SECRET": ("s3cret", lambda s: s.service.secret),
+    "SERVICE_TIMEOUT": ("0.5", lambda s: s.service.timeout),
+    "SERVICE_ATTEMPTS": ("5", lambda s: s.service.attempts),
+    "RECONNECT_MAX_DELAY": ("7", lambda s: s.service.reconnect_max_delay),
+    "VAD_AGGRESSIVENESS": ("3", lambda s: s.vad.aggressiveness),
+    "VAD_ONSET_FRAMES": ("6", lambda s: s.vad.onset_frames),
+    "VAD_MIN_RMS": ("123", lambda s: s.vad.min_rms),
+    "VAD_HANGOVER_MS": ("250", lambda s: s.vad.hangover_ms),
+    "JITTER_DEPTH": ("5", lambda s: s.caller.jitter_depth),
+    "CALLER_AUDIO_QUEUE": ("42", lambda s: s.caller.audio_queue),
+    "AUDIO_LEVEL_THRESHOLD": ("-40", lambda s: s.caller.audio_level_threshold),
+    "OPUS_BITRATE": ("24000", lambda s: s.bot.opus_bitrate),
+    "BOT_SSRC": ("4242", lambda s: s.bot.ssrc),
+    "TRACE_EXPORTER": ("console", lambda s: s.tracing.exporter),
+    "OTLP_ENDPOINT": ("http://127.0.0.1:4318", lambda s: s.tracing.otlp_endpoint),
+}
+
+
+def test_every_variable_still_reaches_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, (value, _) in ENVIRONMENT.items():
+        monkeypatch.setenv(f"MEDIA_CONTROLLER_{name}", value)
+    settings = Settings()
+    for name, (value, read) in ENVIRONMENT.items():
+        assert read(settings) == type(read(settings))(value), name
+
+
+def test_defaults_and_the_old_exporter_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(f"MEDIA_CONTROLLER_{name}", raising=False)
+    monkeypatch.setenv("MEDIA_CONTROLLER_OTEL_EXPORTER", "none")
+    settings = Settings()
+    assert (settings.port, settings.vad.onset_frames, settings.service.attempts) == (0, 4, 3)
+    assert settings.tracing.exporter == "none"
+
+
+def test_bounds_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDIA_CONTROLLER_VAD_AGGRESSIVENESS", "4")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_the_readme_lists_every_variable() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    settings_part = readme[readme.index("## Settings") :]
+    listed = set(re.findall(r"`([A-Z_]+)`", settings_part))
+    assert set(ENVIRONMENT) <= listed, set(ENVIRONMENT) - listed
