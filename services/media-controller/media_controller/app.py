@@ -156,14 +156,14 @@ async def session_events(request: web.Request) -> web.StreamResponse:
     try:
         async for message in ws:
             if message.type is WSMsgType.BINARY:
-                session.pcm(message.data)
+                session.bot.pcm(message.data)
             elif message.type is WSMsgType.TEXT:
                 try:
                     command = control_command_adapter.validate_json(message.data)
                 except ValidationError as exc:
                     log.warning("ignoring an invalid playback command", extra={"error": str(exc)[:300]})
                     continue
-                session.command(command)
+                session.bot.command(command)
     finally:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):

@@ -59,6 +59,7 @@ class BotLeg:
         self._speaking_wanted = False
         self._speaking_changed = asyncio.Event()
         self._unmatched_pcm_logged = False
+        self._speaking_sync: asyncio.Task[None] | None = None
 
     @property
     def producer_id(self) -> str:
@@ -85,8 +86,16 @@ class BotLeg:
         )
         self.ledger.bot_producer_id = str(produced["producer_id"])
 
+    def start(self) -> None:
+        """The session is open: from now on the service hears whether the bot speaks."""
+        self._speaking_sync = asyncio.create_task(
+            self._sync_speaking(), name=f"bot-speaking-{self.call.call_id}"
+        )
+
     def close(self) -> None:
         """Stop at once, quietly: the call is going away (no events, no requests)."""
+        if self._speaking_sync is not None:
+            self._speaking_sync.cancel()
         if self.player is not None:
             player, self.player = self.player, None
             if player.active is not None:
@@ -197,7 +206,7 @@ class BotLeg:
         self._speaking_wanted = speaking
         self._speaking_changed.set()
 
-    async def sync_speaking(self) -> None:
+    async def _sync_speaking(self) -> None:
         """Tell the service the latest bot-speaking state, in order, one request at a time."""
         told = False
         while True:

@@ -5,12 +5,12 @@ it waits for, and the signalling its client sends. The media itself is in its tw
 import asyncio
 import enum
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
-from voicebot_protocol.media import ControlCommand, MediaFailure, SessionInfo
+from voicebot_protocol.media import MediaFailure, SessionInfo
 from voicebot_protocol.states import StateHolder, StateTable
-from voicebot_tracing import make_traceparent, trace_id_of_traceparent, traceparent_for
+from voicebot_tracing import traceparent_for
 
 from media_controller import errors, metrics
 from media_controller.bot_leg import BotLeg
@@ -22,7 +22,8 @@ from media_controller.legs import CallMedia
 from media_controller.outbox import Outbox
 from media_controller.service import MediasoupService
 from media_controller.settings import Settings
-from media_controller.signalling import CLIENT_METHODS, check_names, parse_params, service_params
+from media_controller.signalling import prepare_call, service_params
+from media_controller.tracing import call_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ class Session:
         media = CallMedia(call_id, self._request, self.outbox, self.log, settings)
         self.bot = BotLeg(media, self.ledger)
         self.caller = CallerLeg(media, self.ledger, self.bot)
-        self._tasks: set[asyncio.Task[None]] = set()
         self._orphan_timer: asyncio.TimerHandle | None = None
         self.on_orphaned: Callable[[Session], None] | None = None
 
@@ -88,12 +88,7 @@ class Session:
         )
 
     def traceparent(self) -> str | None:
-        """The call's trace context for a service command: the current span's if it is in the
-        call's trace, else the opening request's, else a new parent in the call's trace."""
-        for candidate in (traceparent_for(), self._opened_in):
-            if candidate and self.trace_id and trace_id_of_traceparent(candidate) == self.trace_id:
-                return candidate
-        return make_traceparent(self.trace_id) if self.trace_id else traceparent_for()
+        return call_traceparent(self.trace_id, self._opened_in)
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         return await self.service.request(method, {"call_id": self.call_id, **params}, self.traceparent())
@@ -119,7 +114,7 @@ class Session:
         self._state.advance(SessionState.OPEN)
         metrics.SESSIONS_ACTIVE.inc()
         metrics.SESSIONS_OPENED.inc()
-        self._spawn(self.bot.sync_speaking(), "bot-speaking")
+        self.bot.start()
         self.detached()  # until call-api opens the events WebSocket
         self.log.info(
             "media session open",
@@ -151,8 +146,6 @@ class Session:
         self.outbox.close()
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
         if was is not SessionState.FAILED or self.service.connected:
             try:
                 await self._request("session.close", {})
@@ -163,11 +156,6 @@ class Session:
     def _release_local(self) -> None:
         self.bot.close()
         self.caller.close()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{name}-{self.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # --- the events WebSocket ---------------------------------------------------------------------
 
@@ -193,16 +181,7 @@ class Session:
         if self.on_orphaned is not None:
             self.on_orphaned(self)
 
-    def command(self, command: ControlCommand) -> None:
-        self.bot.command(command)
-
-    def pcm(self, data: bytes) -> None:
-        self.bot.pcm(data)
-
     # --- signalling -------------------------------------------------------------------------------
-
-    def owns(self, object_id: str) -> bool:
-        return self.ledger.owns(object_id)
 
     async def signal(self, method_name: str, data: dict[str, Any]) -> dict[str, Any]:
         """A client's signalling method, checked against the whitelist and the call's ledger."""
@@ -210,16 +189,7 @@ class Session:
             raise ServiceUnavailable("the media session failed")
         if self.state is not SessionState.OPEN:
             raise errors.not_found(f"no open media session for call {self.call_id}")
-        method = CLIENT_METHODS.get(method_name)
-        if method is None:
-            raise errors.forbidden_method(
-                f"method {method_name!r} is not allowed (allowed: {', '.join(CLIENT_METHODS)})"
-            )
-        try:
-            params = parse_params(method, data, self.ledger)
-        except ValueError as exc:
-            raise errors.invalid_request(f"{method_name}: {exc}") from None
-        check_names(method, params, self.ledger, self.owner_of, self.call_id)
+        method, params = prepare_call(method_name, data, self.ledger, self.owner_of, self.call_id)
         result = await self.service.request(
             method.service_method, service_params(method, params, self.call_id), self.traceparent()
         )

@@ -82,7 +82,7 @@ class Sessions:
 
     def owner_of(self, object_id: str) -> str | None:
         for call_id, session in self._sessions.items():
-            if session.owns(object_id):
+            if session.ledger.owns(object_id):
                 return call_id
         return None
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 from voicebot_protocol.validation import describe_validation_error
 
+from media_controller import errors
 from media_controller.ledger import Change, ClientConsumer, ClientLedger, NamedKind, TransportKind
 
 DEFAULT_PAYLOAD_TYPE = 100  # Opus, as the router's codecs prefer it
@@ -157,6 +158,28 @@ CLIENT_METHODS: dict[str, ClientMethod] = {
         lambda ledger, params, result: ledger.remove_consumer(params.consumer_id),
     ),
 }
+
+
+def prepare_call(
+    method_name: str,
+    data: dict[str, Any],
+    ledger: ClientLedger,
+    owner_of: Callable[[str], str | None],
+    call_id: str,
+) -> tuple[ClientMethod, _Params]:
+    """The row and the checked parameters of a client's call; raises forbidden_method,
+    invalid_request, foreign_object or not_found."""
+    method = CLIENT_METHODS.get(method_name)
+    if method is None:
+        raise errors.forbidden_method(
+            f"method {method_name!r} is not allowed (allowed: {', '.join(CLIENT_METHODS)})"
+        )
+    try:
+        params = parse_params(method, data, ledger)
+    except ValueError as exc:
+        raise errors.invalid_request(f"{method_name}: {exc}") from None
+    check_names(method, params, ledger, owner_of, call_id)
+    return method, params
 
 
 def parse_params(method: ClientMethod, data: dict[str, Any], ledger: ClientLedger) -> _Params:

@@ -8,7 +8,7 @@ from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
-from voicebot_tracing import normalize_trace_id, trace_id_of_traceparent, traceparent_for
+from voicebot_tracing import make_traceparent, normalize_trace_id, trace_id_of_traceparent, traceparent_for
 
 tracer = trace.get_tracer("media_controller")
 
@@ -21,6 +21,15 @@ def request_trace_id(request: web.Request, fallback: str | None = None) -> str |
     if from_parent:
         return from_parent
     return normalize_trace_id(fallback)
+
+
+def call_traceparent(trace_id: str | None, opened_in: str | None) -> str | None:
+    """A call's trace context for a service command: the current span's if it is in the call's
+    trace, else the one the call's session opened in, else a new parent in the call's trace."""
+    for candidate in (traceparent_for(), opened_in):
+        if candidate and trace_id and trace_id_of_traceparent(candidate) == trace_id:
+            return candidate
+    return make_traceparent(trace_id) if trace_id else traceparent_for()
 
 
 def _parent(traceparent: str | None) -> Context | None:
