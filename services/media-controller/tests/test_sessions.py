@@ -186,3 +186,17 @@ async def test_unreachable_controller_is_media_unavailable() -> None:
             await client.open_session("nowhere", "6" * 32)
     finally:
         await client.aclose()
+
+
+async def test_the_controllers_own_transports_are_foreign_to_the_client(client: MediaClient) -> None:
+    session = await client.open_session("own-legs", "7a" * 16)
+    try:
+        controller_transports = (await session.stats())["transports"]  # the bot's leg and the tap
+        assert len(controller_transports) == 2
+        for transport_id in controller_transports:
+            with pytest.raises(MediaRequestError) as refused:
+                await session.signal("closeTransport", {"transport_id": transport_id})
+            assert refused.value.code == "foreign_object", transport_id
+        assert (await session.stats())["transports"] == controller_transports
+    finally:
+        await session.close()
