@@ -1,9 +1,13 @@
-"""One Settings object in sections, read from the environment variables it always read."""
+"""One Settings object in sections, read from the environment variables it always read; the
+README's settings and life-cycle tables match the code."""
 
 import re
 from pathlib import Path
 
 import pytest
+from media_controller.playback import PLAYBACK_STATES
+from media_controller.service import LINK_STATES
+from media_controller.session import SESSION_STATES
 from media_controller.settings import Settings
 from pydantic import ValidationError
 
@@ -61,3 +65,9 @@ def test_the_readme_lists_every_variable() -> None:
     settings_part = readme[readme.index("## Settings") :]
     listed = set(re.findall(r"`([A-Z_]+)`", settings_part))
     assert set(ENVIRONMENT) <= listed, set(ENVIRONMENT) - listed
+
+
+def test_the_readme_shows_the_life_cycles_as_coded() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for table in (SESSION_STATES, PLAYBACK_STATES, LINK_STATES):
+        assert table.markdown() in readme, table.name
