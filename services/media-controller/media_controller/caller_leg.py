@@ -13,6 +13,7 @@ from media_controller.caller_tap import CallerTap
 from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
+from media_controller.ratelimit import TokenBucket
 from media_controller.vad import SpeechChange, SpeechDetector
 
 
@@ -34,6 +35,9 @@ class CallerLeg:
             on_frame=self.call.outbox.audio,
             on_speech=self._speech,
             logger=self.call.log,
+            flood_guard=TokenBucket(
+                self.call.settings.policy.caller_rtp_pps, self.call.settings.policy.caller_rtp_burst
+            ),
         )
         self._leg = await open_plain_leg(self.call, self.tap.on_datagram)
         self.tap.transport = self._leg.udp

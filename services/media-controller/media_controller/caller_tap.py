@@ -11,6 +11,7 @@ from voicebot_protocol.media import CALLER_FRAME_BYTES, CALLER_PCM_RATE
 
 from media_controller.jitter import ReorderBuffer
 from media_controller.opus import OpusDecoder
+from media_controller.ratelimit import TokenBucket
 from media_controller.rtp import RtpPacket, parse_rtp
 from media_controller.vad import SpeechChange, SpeechDetector
 
@@ -30,7 +31,10 @@ class CallerTap:
         on_frame: Callable[[bytes], None],
         on_speech: Callable[[SpeechChange], None],
         logger: logging.LoggerAdapter[logging.Logger] | None = None,
+        flood_guard: TokenBucket | None = None,
     ) -> None:
+        # A hostile caller's packet flood is dropped here, before any parsing or decoding.
+        self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
         self.detector = detector
         self.jitter_depth = jitter_depth
         self.on_frame = on_frame
@@ -61,6 +65,8 @@ class CallerTap:
         if addr != self.source:
             self.rejected += 1
             return
+        if not self.flood_guard.allow():
+            return  # counted in flood_guard.refused
         packet = parse_rtp(data)
         if packet is None or packet.payload_type != self.payload_type:
             return  # RTCP (rtcp-mux) or something that is not our audio

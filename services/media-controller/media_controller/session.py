@@ -20,6 +20,8 @@ from media_controller.errors import MediaError, ServiceUnavailable
 from media_controller.ledger import BotConsumed, Change, ClientLedger, ProducerAdded, ProducerRemoved
 from media_controller.legs import CallMedia
 from media_controller.outbox import Outbox
+from media_controller.policy import media_policy_of
+from media_controller.ratelimit import TokenBucket
 from media_controller.service import MediasoupService
 from media_controller.settings import Settings
 from media_controller.signalling import prepare_call, service_params
@@ -70,6 +72,8 @@ class Session:
         self.router_rtp_capabilities: dict[str, Any] | None = None
         self.worker_pid: int | None = None
         self.ledger = ClientLedger()
+        self.media_policy = media_policy_of(settings)
+        self._signalling = TokenBucket(settings.policy.signalling_rate, settings.policy.signalling_burst)
         media = CallMedia(call_id, self._request, self.outbox, self.log, settings)
         self.bot = BotLeg(media, self.ledger)
         self.caller = CallerLeg(media, self.ledger, self.bot)
@@ -189,7 +193,11 @@ class Session:
             raise ServiceUnavailable("the media session failed")
         if self.state is not SessionState.OPEN:
             raise errors.not_found(f"no open media session for call {self.call_id}")
-        method, params = prepare_call(method_name, data, self.ledger, self.owner_of, self.call_id)
+        if not self._signalling.allow():
+            raise errors.MediaError("rate_limited", "too many signalling requests for this call", 429)
+        method, params = prepare_call(
+            method_name, data, self.ledger, self.owner_of, self.call_id, self.media_policy
+        )
         result = await self.service.request(
             method.service_method, service_params(method, params, self.call_id), self.traceparent()
         )

@@ -5,6 +5,7 @@ import logging
 
 from voicebot_protocol.media_service import ServiceNotification
 
+from media_controller.errors import ServiceUnavailable
 from media_controller.service import MediasoupService
 from media_controller.session import Session, SessionState
 from media_controller.settings import Settings
@@ -45,6 +46,9 @@ class Sessions:
         pending = self._opening.get(call_id)
         if pending is not None:
             return await asyncio.shield(pending)
+        if len(self._sessions) >= self.settings.policy.max_sessions:
+            # Each call holds RTP ports: past the cap new calls fail fast instead of starving others.
+            raise ServiceUnavailable(f"the media plane is at capacity ({len(self._sessions)} calls)")
         future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._opening[call_id] = future
         session = Session(

@@ -2,8 +2,10 @@
 MEDIA_CONTROLLER_<NAME> as it always was (the sections are for readers of the code, not new names).
 The list is in services/media-controller/README.md."""
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from media_controller.policy import parse_networks
 
 PREFIX = "MEDIA_CONTROLLER_"
 
@@ -59,6 +61,31 @@ class BotLegSettings(BaseSettings):
     ssrc: int = Field(default=0x0B07_0001, validation_alias=_env("BOT_SSRC"))
 
 
+class Policy(BaseSettings):
+    """What a call may do with the media plane (docs/security.md)."""
+
+    model_config = _section()
+
+    # Where a client may send media (connectPlainTransport), CIDRs, comma-separated.
+    gateway_networks: str = "127.0.0.1/32"
+    # comedia latches a leg onto whoever sends first: off, the gateway connects its legs instead.
+    allow_comedia: bool = True
+    max_transports: int = Field(default=2, ge=1)  # per call
+    max_producers: int = Field(default=1, ge=1)
+    max_consumers: int = Field(default=2, ge=1)
+    max_sessions: int = Field(default=200, ge=1)  # per controller: the RTP port range is finite
+    signalling_rate: float = Field(default=20.0, gt=0)  # requests per second per call ...
+    signalling_burst: float = Field(default=40.0, ge=1)  # ... with bursts up to this
+    caller_rtp_pps: float = Field(default=150.0, gt=0)  # caller packets per second per call ...
+    caller_rtp_burst: float = Field(default=300.0, ge=1)  # ... above which packets are dropped
+
+    @field_validator("gateway_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+
 class Tracing(BaseSettings):
     model_config = _section()
 
@@ -82,3 +109,4 @@ class Settings(BaseSettings):
     caller: CallerLegSettings = Field(default_factory=CallerLegSettings)
     bot: BotLegSettings = Field(default_factory=BotLegSettings)
     tracing: Tracing = Field(default_factory=Tracing)
+    policy: Policy = Field(default_factory=Policy)

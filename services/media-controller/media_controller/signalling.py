@@ -13,6 +13,7 @@ from voicebot_protocol.validation import describe_validation_error
 
 from media_controller import errors
 from media_controller.ledger import Change, ClientConsumer, ClientLedger, NamedKind, TransportKind
+from media_controller.policy import MediaPolicy, PolicyRefusal
 
 DEFAULT_PAYLOAD_TYPE = 100  # Opus, as the router's codecs prefer it
 
@@ -68,6 +69,7 @@ class TransportRef(_Params):
 
 
 Record = Callable[[ClientLedger, Any, dict[str, Any]], list[Change]]
+Guard = Callable[[ClientLedger, Any, MediaPolicy], None]  # raises PolicyRefusal
 Named = tuple[tuple[NamedKind, str], ...]  # (what kind of object, the parameter naming it)
 
 
@@ -75,15 +77,42 @@ def _nothing(ledger: ClientLedger, params: Any, result: dict[str, Any]) -> list[
     return []
 
 
+def _allowed(ledger: ClientLedger, params: Any, policy: MediaPolicy) -> None:
+    return None
+
+
+def _new_transport(ledger: ClientLedger, params: Any, policy: MediaPolicy) -> None:
+    policy.limits.check("transport", len(ledger.transports))
+    if isinstance(params, CreatePlainTransport):
+        policy.check_comedia(params.comedia)
+
+
+def _destination(ledger: ClientLedger, params: ConnectPlainTransport, policy: MediaPolicy) -> None:
+    policy.destinations.check(params.ip, params.port)
+
+
+def _new_producer(ledger: ClientLedger, params: Any, policy: MediaPolicy) -> None:
+    policy.limits.check("producer", len(ledger.producers))
+
+
+def _new_consumer(ledger: ClientLedger, params: Consume, policy: MediaPolicy) -> None:
+    if params.producer_id in ledger.producers:
+        raise PolicyRefusal("limit_exceeded", "a call may not consume its own caller producer")
+    policy.limits.check("consumer", len(ledger.consumers))
+
+
 @dataclass(frozen=True)
 class ClientMethod:
     """One row of the table: the service method, the parameters, the ids the call names (checked
-    against the call's ledger in this order) and the bookkeeping of a successful answer."""
+    against the call's ledger in this order), the policy it must pass (media destinations,
+    per-call caps: refusals `forbidden_destination`, `limit_exceeded`) and the bookkeeping of a
+    successful answer."""
 
     service_method: str
     params: type[_Params]
     names: Named = ()
     record: Record = _nothing
+    guard: Guard = _allowed
 
 
 def _transport_created(kind: TransportKind) -> Record:
@@ -109,16 +138,20 @@ _CONSUMER: Named = (("consumer", "consumer_id"),)
 CLIENT_METHODS: dict[str, ClientMethod] = {
     "getRouterRtpCapabilities": ClientMethod("router.getRtpCapabilities", NoParams),
     "createPlainTransport": ClientMethod(
-        "transport.createPlain", CreatePlainTransport, record=_transport_created("plain")
+        "transport.createPlain",
+        CreatePlainTransport,
+        record=_transport_created("plain"),
+        guard=_new_transport,
     ),
     "connectPlainTransport": ClientMethod(
         "transport.connectPlain",
         ConnectPlainTransport,
         _TRANSPORT,
         lambda ledger, params, result: ledger.connect_transport(params.transport_id, params.port),
+        guard=_destination,
     ),
     "createWebRtcTransport": ClientMethod(
-        "transport.createWebRtc", NoParams, record=_transport_created("webrtc")
+        "transport.createWebRtc", NoParams, record=_transport_created("webrtc"), guard=_new_transport
     ),
     "connectWebRtcTransport": ClientMethod("transport.connectWebRtc", ConnectWebRtcTransport, _TRANSPORT),
     "produce": ClientMethod(
@@ -126,6 +159,7 @@ CLIENT_METHODS: dict[str, ClientMethod] = {
         Produce,
         _TRANSPORT,
         lambda ledger, params, result: ledger.add_producer(result["producer_id"], params.transport_id),
+        guard=_new_producer,
     ),
     "consume": ClientMethod(
         "consume",
@@ -134,6 +168,7 @@ CLIENT_METHODS: dict[str, ClientMethod] = {
         lambda ledger, params, result: ledger.add_consumer(
             result["consumer_id"], _consumer_of(params, result)
         ),
+        guard=_new_consumer,
     ),
     "pauseConsumer": ClientMethod("consumer.pause", ConsumerRef, _CONSUMER),
     "resumeConsumer": ClientMethod("consumer.resume", ConsumerRef, _CONSUMER),
@@ -166,9 +201,10 @@ def prepare_call(
     ledger: ClientLedger,
     owner_of: Callable[[str], str | None],
     call_id: str,
+    policy: MediaPolicy,
 ) -> tuple[ClientMethod, _Params]:
     """The row and the checked parameters of a client's call; raises forbidden_method,
-    invalid_request, foreign_object or not_found."""
+    invalid_request, foreign_object, not_found, forbidden_destination or limit_exceeded."""
     method = CLIENT_METHODS.get(method_name)
     if method is None:
         raise errors.forbidden_method(
@@ -179,6 +215,10 @@ def prepare_call(
     except ValueError as exc:
         raise errors.invalid_request(f"{method_name}: {exc}") from None
     check_names(method, params, ledger, owner_of, call_id)
+    try:
+        method.guard(ledger, params, policy)
+    except PolicyRefusal as refusal:
+        raise errors.MediaError(refusal.code, f"{method_name}: {refusal}", 403) from None
     return method, params
 
 
