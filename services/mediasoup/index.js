@@ -9,7 +9,7 @@ const { createTracer } = require('./lib/tracing');
 
 /** mediasoup resolves its worker binary when first required, so settle it before that. */
 function resolveWorkerBin(config) {
-  const bin = config.workerBin || path.join(__dirname, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker');
+  const bin = config.workers.bin || path.join(__dirname, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker');
   if (!fs.existsSync(bin)) {
     throw new Error(`mediasoup worker binary not found at ${bin}: run scripts/build-worker.sh (or set MEDIASOUP_WORKER_BIN)`);
   }
@@ -22,7 +22,7 @@ async function main() {
   let logger = createLogger(process.env.LOG_LEVEL || 'info');
   try {
     config = loadConfig();
-    logger = createLogger(config.logLevel);
+    logger = createLogger(config.log.level);
     resolveWorkerBin(config);
   } catch (error) {
     logger.fatal({ event: 'config_invalid', err: error }, error.message);
@@ -40,11 +40,11 @@ async function main() {
     onerror: (namespace, log, error) => libLogger.error({ namespace, err: error }, log),
   });
 
-  const pool = new WorkerPool({ size: config.workers, logger });
+  const pool = new WorkerPool({ size: config.workers.count, logger });
   const registry = new SessionRegistry({
     pool,
     logger,
-    network: { listenIp: config.listenIp, announcedAddress: config.announcedAddress, portRange: config.portRange },
+    network: config.rtc,
   });
   const tracer = createTracer({ logger });
   const server = new Server({ config, pool, registry, logger, tracer });
@@ -68,7 +68,7 @@ async function main() {
     await pool.start();
     const port = await server.listen();
     logger.info(
-      { event: 'listening', host: config.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, traces_url: tracer?.url.href ?? null },
+      { event: 'listening', host: config.server.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, traces_url: tracer?.url.href ?? null },
       'mediasoup service listening',
     );
   } catch (error) {
