@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Entry point of the mediasoup service. See docs/internal-protocol.md for the protocol.
@@ -46,7 +47,7 @@ async function main() {
     logger,
     network: config.rtc,
   });
-  const tracer = createTracer({ logger });
+  const tracer = createTracer(/** @type {any} */ ({ logger })); // lib/tracing.js is not type-checked yet
   const server = new Server({ config, pool, registry, logger, tracer });
 
   let stopping = false;

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 const http = require('node:http');
@@ -58,7 +59,7 @@ class Server {
       this.http.once('error', reject);
       this.http.listen(this.config.server.port, this.config.server.host, () => {
         this.http.off('error', reject);
-        resolve(this.http.address().port);
+        resolve(/** @type {import('node:net').AddressInfo} */ (this.http.address()).port);
       });
     });
   }

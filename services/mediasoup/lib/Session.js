@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 const { EventEmitter } = require('node:events');
@@ -55,7 +56,9 @@ class Session extends EventEmitter {
 
   // --- transports ---------------------------------------------------------------------------
 
+  /** @param {{ listenIp?: string, announcedAddress?: string }} options */
   #listenInfo({ listenIp, announcedAddress }) {
+    /** @type {import('mediasoup').types.TransportListenInfo} */
     const info = { protocol: 'udp', ip: listenIp || this.network.listenIp };
     const announced = announcedAddress || this.network.announcedAddress;
     if (announced) info.announcedAddress = announced;
@@ -85,6 +88,7 @@ class Session extends EventEmitter {
     await transport.connect({ ip, port, rtcpPort });
   }
 
+  /** @param {{ listenIp?: string, announcedAddress?: string }} [options] */
   async createWebRtcTransport({ listenIp, announcedAddress } = {}) {
     const transport = await this.router.createWebRtcTransport({
       listenInfos: [this.#listenInfo({ listenIp, announcedAddress })],

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // The service's surface: auth, HTTP endpoints, request errors, session lifecycle, ownership.

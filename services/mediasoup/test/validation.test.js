@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Requests are checked against the schema exported from libs/protocol (no worker needed).
