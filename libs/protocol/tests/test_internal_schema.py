@@ -7,7 +7,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from voicebot_protocol.media_service import INTERNAL_PROTOCOL_VERSION, ServiceRequest, protocol_version_problem
+from voicebot_protocol.media_service import (
+    INTERNAL_PROTOCOL_VERSION,
+    ServiceRequest,
+    protocol_version_problem,
+)
 from voicebot_protocol.media_service_methods import SERVICE_METHODS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "schema"
@@ -57,7 +61,11 @@ def test_what_the_controller_sends_is_valid(sent: dict[str, Any]) -> None:
         request("session.open"),  # no call_id
         request("session.open", call_id=""),
         request("transport.createPlain", call_id="c"),  # comedia is required
-        {"id": 1, "method": "transport.createPlain", "params": {"call_id": "c", "comedia": True, "listen_ip": None}},
+        {
+            "id": 1,
+            "method": "transport.createPlain",
+            "params": {"call_id": "c", "comedia": True, "listen_ip": None},
+        },
         request("transport.connectPlain", call_id="c", transport_id="t", ip="::1", port=0),
         request("transport.connectPlain", call_id="c", transport_id="t", ip="::1", port="5004"),
         request("produce", call_id="c", transport_id="t", kind="video", rtp_parameters={}),
@@ -90,4 +98,6 @@ def test_session_open_answer_of_another_version_is_refused() -> None:
 
 
 def test_session_open_answer_without_a_version_is_refused() -> None:
-    assert protocol_version_problem(OPENED) == "malformed session.open answer: protocol_version: Field required"
+    assert (
+        protocol_version_problem(OPENED) == "malformed session.open answer: protocol_version: Field required"
+    )

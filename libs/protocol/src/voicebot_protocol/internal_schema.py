@@ -6,9 +6,10 @@ an envelope, and per method (`if method is M then params is M's params`) the par
 internal.media.*: the call-api ⇄ media-controller HTTP bodies and per-call WebSocket frames.
 Every file carries `x-protocol-version` = INTERNAL_PROTOCOL_VERSION."""
 
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from voicebot_protocol.media import (
     ControlCommand,
@@ -23,10 +24,12 @@ from voicebot_protocol.media_service import INTERNAL_PROTOCOL_VERSION, ServiceRe
 from voicebot_protocol.media_service_methods import SERVICE_METHODS, SessionOpened
 from voicebot_protocol.media_service_notifications import TypedNotification
 
+JsonValue = Any  # a parsed JSON document or part of one
+
 _TRACE = {"type": "object", "properties": {"traceparent": {"type": "string"}}}
 
 
-def _absent_not_null(node: Any) -> Any:
+def _absent_not_null(node: JsonValue) -> JsonValue:
     """`X | None = None` means "may be absent" on these channels (they send with exclude_none):
     drop the null branch and the null default, so a null is refused like any wrong type."""
     if isinstance(node, list):
@@ -56,7 +59,7 @@ def service_request_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     per_method = []
     for method, model in SERVICE_METHODS.items():
-        schema = _absent_not_null(model.model_json_schema(ref_template="#/$defs/{model}"))
+        schema = _schema(model.model_json_schema(ref_template="#/$defs/{model}"))
         defs.update(schema.pop("$defs", {}))
         defs[model.__name__] = schema
         per_method.append(
@@ -84,12 +87,16 @@ def service_request_schema() -> dict[str, Any]:
     }
 
 
+def _schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return cast(dict[str, Any], _absent_not_null(schema))
+
+
 def _model(model: type[BaseModel]) -> dict[str, Any]:
-    return _absent_not_null(model.model_json_schema(mode="serialization"))
+    return _schema(model.model_json_schema(mode="serialization"))
 
 
-def _union(title: str, union: Any, mode: str = "validation") -> dict[str, Any]:
-    return {"title": title, **_absent_not_null(TypeAdapter(union).json_schema(mode=mode))}  # type: ignore[arg-type]
+def _union(title: str, union: Any, mode: JsonSchemaMode = "validation") -> dict[str, Any]:
+    return {"title": title, **_schema(TypeAdapter(union).json_schema(mode=mode))}
 
 
 def build_internal_schemas() -> dict[str, dict[str, Any]]:

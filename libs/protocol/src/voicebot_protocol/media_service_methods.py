@@ -9,7 +9,16 @@ objects here, checked by mediasoup itself."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
