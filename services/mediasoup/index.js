@@ -7,6 +7,7 @@ const path = require('node:path');
 const { loadConfig } = require('./lib/config');
 const { createLogger } = require('./lib/logger');
 const { createTracer } = require('./lib/tracing');
+const { loadRequestSchema, protocolVersionOf } = require('./lib/validation');
 
 /** mediasoup resolves its worker binary when first required, so settle it before that. */
 function resolveWorkerBin(config) {
@@ -20,11 +21,14 @@ function resolveWorkerBin(config) {
 
 async function main() {
   let config;
+  let requestSchema;
   let logger = createLogger(process.env.LOG_LEVEL || 'info');
   try {
     config = loadConfig();
     logger = createLogger(config.log.level);
     resolveWorkerBin(config);
+    requestSchema = loadRequestSchema(); // docs/schema/ must ship with the service
+    protocolVersionOf(requestSchema);
   } catch (error) {
     logger.fatal({ event: 'config_invalid', err: error }, error.message);
     process.exit(2);
@@ -48,7 +52,7 @@ async function main() {
     network: config.rtc,
   });
   const tracer = createTracer(/** @type {any} */ ({ logger })); // lib/tracing.js is not type-checked yet
-  const server = new Server({ config, pool, registry, logger, tracer });
+  const server = new Server({ config, pool, registry, logger, tracer, requestSchema });
 
   let stopping = false;
   const stop = async (signal) => {
@@ -69,7 +73,7 @@ async function main() {
     await pool.start();
     const port = await server.listen();
     logger.info(
-      { event: 'listening', host: config.server.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, traces_url: tracer?.url.href ?? null },
+      { event: 'listening', host: config.server.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, protocol_version: protocolVersionOf(requestSchema), traces_url: tracer?.url.href ?? null },
       'mediasoup service listening',
     );
   } catch (error) {

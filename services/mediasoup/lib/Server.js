@@ -24,7 +24,7 @@ function secretMatches(header, secret) {
  * connected controller. Sessions outlive a controller connection (it may reconnect).
  */
 class Server {
-  constructor({ config, pool, registry, logger, tracer = null }) {
+  constructor({ config, pool, registry, logger, tracer = null, requestSchema = loadRequestSchema() }) {
     this.config = config;
     this.tracer = tracer; // lib/tracing.js: a SERVER span per request of a call, or null (off)
     this.pool = pool;
@@ -32,9 +32,8 @@ class Server {
     this.logger = logger.child({ component: 'Server' });
     this.clients = new Set();
     this.counters = { requests: 0, requestErrors: 0, bargeIns: 0, sessionsFailed: 0 };
-    const schema = loadRequestSchema();
-    this.validateRequest = compileRequestValidator(schema);
-    this.ctx = { registry, pool, config, protocolVersion: protocolVersionOf(schema), controllers: () => this.clients.size };
+    this.validateRequest = compileRequestValidator(requestSchema);
+    this.ctx = { registry, pool, config, protocolVersion: protocolVersionOf(requestSchema), controllers: () => this.clients.size };
 
     this.http = http.createServer((req, res) => this.#onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
