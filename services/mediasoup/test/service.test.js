@@ -7,7 +7,15 @@ const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const WebSocket = require('ws');
 const { startService, Controller } = require('../testing/harness');
+const path = require('node:path');
+const { default: Ajv2020 } = require('ajv/dist/2020');
 const { protocolVersionOf } = require('../lib/validation');
+
+/** The typed answer of session.open (voicebot_protocol.media_service_methods.SessionOpened). */
+function sessionOpenedValidator() {
+  const ajv = new Ajv2020({ strict: false });
+  return ajv.compile(require(path.join(__dirname, '../../../docs/schema/internal.media-service.session-opened.schema.json')));
+}
 
 test('mediasoup service: signalling', async (t) => {
   const service = await startService();
@@ -60,6 +68,8 @@ test('mediasoup service: signalling', async (t) => {
     assert.ok(opened.router_id);
     assert.ok(Number.isInteger(opened.worker_pid));
     assert.equal(opened.protocol_version, protocolVersionOf(), 'the internal protocol version of the schema');
+    const validOpened = sessionOpenedValidator();
+    assert.deepEqual(validOpened(opened) ? [] : validOpened.errors, [], 'the answer matches its typed schema');
     const opus = opened.rtp_capabilities.codecs.find((c) => c.mimeType === 'audio/opus');
     assert.equal(opus.clockRate, 48000);
     assert.equal(opus.channels, 2);
