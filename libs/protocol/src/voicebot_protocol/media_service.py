@@ -36,6 +36,9 @@ class ServiceError(BaseModel):
 
 
 class ServiceResponse(BaseModel):
+    """The answer to a request. (The service answers a frame without a usable id with `id: null`;
+    the controller never sends one, and would ignore that answer as malformed.)"""
+
     id: int
     ok: bool
     data: dict[str, Any] | None = None
