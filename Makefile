@@ -22,7 +22,7 @@ test-node:
 # started: tests needing Redis, gunicorn or the media stack are marked `stack` by conftest.py) and
 # the Node tests that start no mediasoup worker.
 test-unit:
-	$(PYTEST) -q -m "not stack" libs services tools
+	$(PYTEST) -q -m "not stack" libs services
 	cd services/mediasoup && node --test test/validation.test.js test/config.test.js
 
 LINT_PATHS := libs services tests tools bench infra conftest.py
