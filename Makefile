@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup test test-python test-node lint demo up down logs bench chaos certs schema
+.PHONY: setup test test-python test-node test-unit lint demo up down logs bench chaos certs schema
 
 setup:
 	@scripts/setup.sh
@@ -18,9 +18,20 @@ test-python:
 test-node:
 	@if [ -f services/mediasoup/package.json ]; then cd services/mediasoup && npm test --silent; fi
 
+# The inner loop (well under a minute): the in-process tests of libs/ and services/ (no stack is
+# started: tests needing Redis, gunicorn or the media stack are marked `stack` by conftest.py) and
+# the Node tests that start no mediasoup worker.
+test-unit:
+	$(PYTEST) -q -m "not stack" libs services
+	cd services/mediasoup && node --test test/validation.test.js test/config.test.js
+
+LINT_PATHS := libs services tests tools bench infra conftest.py
+
 lint: setup
-	.venv/bin/ruff check libs services tests tools bench infra
+	.venv/bin/ruff check $(LINT_PATHS)
+	.venv/bin/ruff format --check $(LINT_PATHS)
 	.venv/bin/mypy
+	cd services/mediasoup && node_modules/.bin/tsc -p .
 
 schema: setup
 	$(PY) -m voicebot_protocol.schema docs/schema

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Entry point of the mediasoup service. See docs/internal-protocol.md for the protocol.
@@ -6,10 +7,11 @@ const path = require('node:path');
 const { loadConfig } = require('./lib/config');
 const { createLogger } = require('./lib/logger');
 const { createTracer } = require('./lib/tracing');
+const { loadRequestSchema, protocolVersionOf } = require('./lib/validation');
 
 /** mediasoup resolves its worker binary when first required, so settle it before that. */
 function resolveWorkerBin(config) {
-  const bin = config.workerBin || path.join(__dirname, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker');
+  const bin = config.workers.bin || path.join(__dirname, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker');
   if (!fs.existsSync(bin)) {
     throw new Error(`mediasoup worker binary not found at ${bin}: run scripts/build-worker.sh (or set MEDIASOUP_WORKER_BIN)`);
   }
@@ -19,11 +21,14 @@ function resolveWorkerBin(config) {
 
 async function main() {
   let config;
+  let requestSchema;
   let logger = createLogger(process.env.LOG_LEVEL || 'info');
   try {
     config = loadConfig();
-    logger = createLogger(config.logLevel);
+    logger = createLogger(config.log.level);
     resolveWorkerBin(config);
+    requestSchema = loadRequestSchema(); // docs/schema/ must ship with the service
+    protocolVersionOf(requestSchema);
   } catch (error) {
     logger.fatal({ event: 'config_invalid', err: error }, error.message);
     process.exit(2);
@@ -40,14 +45,14 @@ async function main() {
     onerror: (namespace, log, error) => libLogger.error({ namespace, err: error }, log),
   });
 
-  const pool = new WorkerPool({ size: config.workers, logger });
+  const pool = new WorkerPool({ size: config.workers.count, logger });
   const registry = new SessionRegistry({
     pool,
     logger,
-    network: { listenIp: config.listenIp, announcedAddress: config.announcedAddress, portRange: config.portRange },
+    network: config.rtc,
   });
-  const tracer = createTracer({ logger });
-  const server = new Server({ config, pool, registry, logger, tracer });
+  const tracer = createTracer(/** @type {any} */ ({ logger })); // lib/tracing.js is not type-checked yet
+  const server = new Server({ config, pool, registry, logger, tracer, requestSchema });
 
   let stopping = false;
   const stop = async (signal) => {
@@ -68,7 +73,7 @@ async function main() {
     await pool.start();
     const port = await server.listen();
     logger.info(
-      { event: 'listening', host: config.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, traces_url: tracer?.url.href ?? null },
+      { event: 'listening', host: config.server.host, port, workers: pool.describe().map((w) => w.pid), mediasoup_version: mediasoup.version, protocol_version: protocolVersionOf(requestSchema), traces_url: tracer?.url.href ?? null },
       'mediasoup service listening',
     );
   } catch (error) {

@@ -29,6 +29,7 @@ from voicebot_protocol.media_service import (
     ServiceNotification,
     ServiceRequest,
     ServiceResponse,
+    protocol_version_problem,
 )
 from voicebot_protocol.states import StateHolder, StateTable
 
@@ -127,7 +128,10 @@ class MediasoupService:
         outcome = "ok"
         try:
             with service_span(method, params.get("call_id"), traceparent) as sent_traceparent:
-                return await self._request(method, params, sent_traceparent)
+                data = await self._request(method, params, sent_traceparent)
+            if method == "session.open" and (problem := protocol_version_problem(data)):
+                raise ServiceRequestFailed("protocol_mismatch", problem)
+            return data
         except ServiceRequestFailed:
             outcome = "refused"
             raise

@@ -34,6 +34,16 @@ ENVIRONMENT = {
     "BOT_SSRC": ("4242", lambda s: s.bot.ssrc),
     "TRACE_EXPORTER": ("console", lambda s: s.tracing.exporter),
     "OTLP_ENDPOINT": ("http://127.0.0.1:4318", lambda s: s.tracing.otlp_endpoint),
+    "GATEWAY_NETWORKS": ("203.0.113.0/24", lambda s: s.policy.gateway_networks),
+    "ALLOW_COMEDIA": ("false", lambda s: str(s.policy.allow_comedia).lower()),
+    "MAX_TRANSPORTS": ("3", lambda s: s.policy.max_transports),
+    "MAX_PRODUCERS": ("2", lambda s: s.policy.max_producers),
+    "MAX_CONSUMERS": ("3", lambda s: s.policy.max_consumers),
+    "MAX_SESSIONS": ("50", lambda s: s.policy.max_sessions),
+    "SIGNALLING_RATE": ("5", lambda s: s.policy.signalling_rate),
+    "SIGNALLING_BURST": ("10", lambda s: s.policy.signalling_burst),
+    "CALLER_RTP_PPS": ("100", lambda s: s.policy.caller_rtp_pps),
+    "CALLER_RTP_BURST": ("200", lambda s: s.policy.caller_rtp_burst),
 }
 
 

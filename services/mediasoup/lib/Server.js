@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 const http = require('node:http');
@@ -7,6 +8,7 @@ const { methods } = require('./methods');
 const { ErrorCode, ServiceError } = require('./errors');
 const { renderMetrics } = require('./metrics');
 const { traceIdOf } = require('./logger');
+const { compileRequestValidator, loadRequestSchema, protocolVersionOf } = require('./validation');
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -22,7 +24,7 @@ function secretMatches(header, secret) {
  * connected controller. Sessions outlive a controller connection (it may reconnect).
  */
 class Server {
-  constructor({ config, pool, registry, logger, tracer = null }) {
+  constructor({ config, pool, registry, logger, tracer = null, requestSchema = loadRequestSchema() }) {
     this.config = config;
     this.tracer = tracer; // lib/tracing.js: a SERVER span per request of a call, or null (off)
     this.pool = pool;
@@ -30,7 +32,8 @@ class Server {
     this.logger = logger.child({ component: 'Server' });
     this.clients = new Set();
     this.counters = { requests: 0, requestErrors: 0, bargeIns: 0, sessionsFailed: 0 };
-    this.ctx = { registry, pool, config, controllers: () => this.clients.size };
+    this.validateRequest = compileRequestValidator(requestSchema);
+    this.ctx = { registry, pool, config, protocolVersion: protocolVersionOf(requestSchema), controllers: () => this.clients.size };
 
     this.http = http.createServer((req, res) => this.#onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
@@ -53,9 +56,9 @@ class Server {
   listen() {
     return new Promise((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(this.config.port, this.config.host, () => {
+      this.http.listen(this.config.server.port, this.config.server.host, () => {
         this.http.off('error', reject);
-        resolve(this.http.address().port);
+        resolve(/** @type {import('node:net').AddressInfo} */ (this.http.address()).port);
       });
     });
   }
@@ -99,7 +102,7 @@ class Server {
   }
 
   #onUpgrade(req, socket, head) {
-    if (!secretMatches(req.headers.authorization, this.config.secret)) {
+    if (!secretMatches(req.headers.authorization, this.config.server.secret)) {
       this.logger.warn({ event: 'auth_refused', remote: req.socket.remoteAddress }, 'controller refused: bad or missing secret');
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -131,17 +134,18 @@ class Server {
       this.#reply(ws, { id: null, ok: false, error: { code: ErrorCode.INVALID_PARAMS, message: 'frames must be JSON text' } });
       return;
     }
+    // Without an id and a method there is nothing to answer to or to trace; everything else about
+    // the request is checked against the schema below.
     const { id, method } = request ?? {};
-    const params = request?.params ?? {};
-    if (!Number.isInteger(id) || typeof method !== 'string' || typeof params !== 'object' || Array.isArray(params)) {
-      this.#reply(ws, { id: Number.isInteger(id) ? id : null, ok: false, error: { code: ErrorCode.INVALID_PARAMS, message: 'request needs an integer id, a method and object params' } });
+    if (!Number.isInteger(id) || typeof method !== 'string') {
+      this.#reply(ws, { id: Number.isInteger(id) ? id : null, ok: false, error: { code: ErrorCode.INVALID_PARAMS, message: 'request needs an integer id and a string method' } });
       return;
     }
 
     this.counters.requests += 1;
     const started = process.hrtime.bigint();
     const traceparent = request.trace?.traceparent;
-    const callId = typeof params.call_id === 'string' ? params.call_id : null;
+    const callId = typeof request.params?.call_id === 'string' ? request.params.call_id : null;
     const traceId = traceIdOf(traceparent) ?? (callId ? this.registry.sessions.get(callId)?.traceId : null) ?? null;
     const span = this.tracer?.startSpan(method, {
       traceparent,
@@ -151,6 +155,7 @@ class Server {
     const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
     try {
       if (!handler) throw new ServiceError(ErrorCode.UNKNOWN_METHOD, `unknown method ${method}`);
+      const { params } = this.validateRequest(request);
       const data = await handler(this.ctx, params);
       this.#reply(ws, { id, ok: true, data });
       this.logger.debug({ ...logFields, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request done');

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 const { EventEmitter } = require('node:events');
@@ -8,7 +9,7 @@ const MEDIA_CODECS = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 },
 ];
 
-const MIN_OBSERVER_INTERVAL_MS = 250;
+// Bounds of threshold (-127..0 dBov) and interval (250..60000 ms) are the request schema's.
 const DEFAULT_BARGE_IN_THRESHOLD_DBOV = -50;
 
 /**
@@ -55,7 +56,9 @@ class Session extends EventEmitter {
 
   // --- transports ---------------------------------------------------------------------------
 
+  /** @param {{ listenIp?: string, announcedAddress?: string }} options */
   #listenInfo({ listenIp, announcedAddress }) {
+    /** @type {import('mediasoup').types.TransportListenInfo} */
     const info = { protocol: 'udp', ip: listenIp || this.network.listenIp };
     const announced = announcedAddress || this.network.announcedAddress;
     if (announced) info.announcedAddress = announced;
@@ -85,6 +88,7 @@ class Session extends EventEmitter {
     await transport.connect({ ip, port, rtcpPort });
   }
 
+  /** @param {{ listenIp?: string, announcedAddress?: string }} [options] */
   async createWebRtcTransport({ listenIp, announcedAddress } = {}) {
     const transport = await this.router.createWebRtcTransport({
       listenInfos: [this.#listenInfo({ listenIp, announcedAddress })],
@@ -140,12 +144,13 @@ class Session extends EventEmitter {
     else await object.resume();
   }
 
-  /** Closes one object; closing one that this session already closed is a no-op. */
+  /**
+   * Closes one object; closing one that this session already closed is a no-op.
+   * @param {'transport' | 'producer' | 'consumer' | 'observer'} kind @param {string} id
+   */
   closeObject(kind, id) {
     const maps = { transport: this.transports, producer: this.producers, consumer: this.consumers, observer: this.observers };
-    const map = maps[kind];
-    if (!map) throw invalidParams(`kind must be one of ${Object.keys(maps).join(', ')}`);
-    const object = map.get(id);
+    const object = maps[kind].get(id);
     if (object) object.close();
     else if (!this.owns(id)) throw notFound(kind, id);
   }
@@ -154,8 +159,6 @@ class Session extends EventEmitter {
 
   async observeAudioLevel(producerId, { threshold = DEFAULT_BARGE_IN_THRESHOLD_DBOV, interval = 500 } = {}) {
     this.#get(this.producers, 'producer', producerId);
-    if (interval < MIN_OBSERVER_INTERVAL_MS) throw invalidParams(`interval must be >= ${MIN_OBSERVER_INTERVAL_MS} ms`);
-    if (threshold < -127 || threshold > 0) throw invalidParams('threshold must be in [-127, 0] dBov');
 
     const existing = this.observerByProducer.get(producerId);
     if (existing) return existing; // one observer per producer: the call is idempotent

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 const { EventEmitter } = require('node:events');
@@ -15,6 +16,9 @@ const REPLACEMENT_RETRY_MS = 1000;
  *    (replacementPid is null if it could not be started; the pool keeps retrying).
  */
 class WorkerPool extends EventEmitter {
+  /**
+   * @param {{ size: number, logger: import('pino').Logger, logLevel?: import('mediasoup').types.WorkerLogLevel }} options
+   */
   constructor({ size, logger, logLevel = 'warn' }) {
     super();
     this.size = size;

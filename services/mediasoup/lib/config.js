@@ -1,7 +1,27 @@
+// @ts-check
 'use strict';
 
 const os = require('node:os');
 
+/**
+ * The service's settings, read once from the environment (`MEDIASOUP_*`, `LOG_LEVEL`), in one
+ * section per concern. The variables are listed in services/mediasoup/README.md.
+ *
+ * @typedef {{ host: string, port: number, secret: string }} ServerSettings
+ *   the controller's WebSocket and the HTTP endpoints, on one port (0: any free port)
+ * @typedef {{ count: number, bin: string | undefined }} WorkerSettings
+ *   mediasoup worker processes (default: one per core) and their binary
+ * @typedef {{ listenIp: string, announcedAddress: string | undefined, portRange: { min: number, max: number } | undefined }} RtcSettings
+ *   transports' defaults; portRange undefined: each transport takes any free port
+ * @typedef {{ level: string }} LogSettings
+ * @typedef {{ server: ServerSettings, workers: WorkerSettings, rtc: RtcSettings, log: LogSettings }} Settings
+ */
+
+/**
+ * @param {NodeJS.ProcessEnv} env @param {string} name @param {number | undefined} fallback
+ * @param {{ min?: number, max?: number }} [range]
+ * @returns {number | undefined}
+ */
 function intFromEnv(env, name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -12,32 +32,42 @@ function intFromEnv(env, name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGE
   return value;
 }
 
-/** Reads the service configuration from the environment; throws with a clear message if invalid. */
+/** @param {NodeJS.ProcessEnv} env @returns {RtcSettings['portRange']} */
+function portRangeFromEnv(env) {
+  const min = intFromEnv(env, 'MEDIASOUP_RTC_MIN_PORT', undefined, { min: 1, max: 65535 });
+  const max = intFromEnv(env, 'MEDIASOUP_RTC_MAX_PORT', undefined, { min: 1, max: 65535 });
+  if (min === undefined && max === undefined) return undefined;
+  if (min === undefined || max === undefined) throw new Error('MEDIASOUP_RTC_MIN_PORT and MEDIASOUP_RTC_MAX_PORT go together');
+  if (min > max) throw new Error('MEDIASOUP_RTC_MIN_PORT must not exceed MEDIASOUP_RTC_MAX_PORT');
+  return Object.freeze({ min, max });
+}
+
+/**
+ * Reads the settings from the environment; throws with a clear message if invalid.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Readonly<Settings>}
+ */
 function loadConfig(env = process.env) {
   const secret = env.MEDIASOUP_SERVICE_SECRET;
   if (!secret) throw new Error('MEDIASOUP_SERVICE_SECRET is required');
-
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const rtcMinPort = intFromEnv(env, 'MEDIASOUP_RTC_MIN_PORT', undefined, { min: 1, max: 65535 });
-  const rtcMaxPort = intFromEnv(env, 'MEDIASOUP_RTC_MAX_PORT', undefined, { min: 1, max: 65535 });
-  if ((rtcMinPort === undefined) !== (rtcMaxPort === undefined)) {
-    throw new Error('MEDIASOUP_RTC_MIN_PORT and MEDIASOUP_RTC_MAX_PORT go together');
-  }
-  if (rtcMinPort !== undefined && rtcMinPort > rtcMaxPort) {
-    throw new Error('MEDIASOUP_RTC_MIN_PORT must not exceed MEDIASOUP_RTC_MAX_PORT');
-  }
 
   return Object.freeze({
-    host: env.MEDIASOUP_SERVICE_HOST || '127.0.0.1',
-    port: intFromEnv(env, 'MEDIASOUP_SERVICE_PORT', 0, { max: 65535 }),
-    secret,
-    workers: intFromEnv(env, 'MEDIASOUP_WORKERS', cores, { min: 1, max: 256 }),
-    // undefined: each transport takes any free port (mediasoup's default range).
-    portRange: rtcMinPort === undefined ? undefined : { min: rtcMinPort, max: rtcMaxPort },
-    listenIp: env.MEDIASOUP_LISTEN_IP || '127.0.0.1',
-    announcedAddress: env.MEDIASOUP_ANNOUNCED_IP || undefined,
-    workerBin: env.MEDIASOUP_WORKER_BIN || undefined,
-    logLevel: (env.LOG_LEVEL || 'info').toLowerCase(),
+    server: Object.freeze({
+      host: env.MEDIASOUP_SERVICE_HOST || '127.0.0.1',
+      port: /** @type {number} */ (intFromEnv(env, 'MEDIASOUP_SERVICE_PORT', 0, { max: 65535 })),
+      secret,
+    }),
+    workers: Object.freeze({
+      count: /** @type {number} */ (intFromEnv(env, 'MEDIASOUP_WORKERS', cores, { min: 1, max: 256 })),
+      bin: env.MEDIASOUP_WORKER_BIN || undefined,
+    }),
+    rtc: Object.freeze({
+      listenIp: env.MEDIASOUP_LISTEN_IP || '127.0.0.1',
+      announcedAddress: env.MEDIASOUP_ANNOUNCED_IP || undefined,
+      portRange: portRangeFromEnv(env),
+    }),
+    log: Object.freeze({ level: (env.LOG_LEVEL || 'info').toLowerCase() }),
   });
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 /** Error codes of the internal protocol (docs/internal-protocol.md). */

@@ -1,79 +1,57 @@
+// @ts-check
 'use strict';
 
-const net = require('node:net');
-const { invalidParams } = require('./errors');
+/**
+ * The method table (docs/internal-protocol.md). Params arrive checked against the request schema
+ * (lib/validation.js, exported from libs/protocol): a handler only applies defaults and the rules
+ * a schema cannot state (sessions, ownership).
+ *
+ * @typedef {import('./SessionRegistry').SessionRegistry} SessionRegistry
+ * @typedef {import('./Session').Session} Session
+ * @typedef {{
+ *   registry: SessionRegistry,
+ *   pool: import('./WorkerPool').WorkerPool,
+ *   config: import('./config').Settings,
+ *   protocolVersion: number,
+ *   controllers: () => number,
+ * }} Context
+ * @typedef {(ctx: Context, params: Record<string, any>) => Promise<object>} Method
+ */
 
-// --- parameter checks (each throws invalid_params naming the field) ------------------------
+/** @param {Context} ctx @param {Record<string, any>} params */
+const session = (ctx, params) => ctx.registry.get(params.call_id);
 
-function str(params, name, { optional = false } = {}) {
-  const value = params[name];
-  if (value === undefined && optional) return undefined;
-  if (typeof value !== 'string' || value === '') throw invalidParams(`${name} must be a non-empty string`);
-  return value;
-}
-
-function bool(params, name, { optional = false } = {}) {
-  const value = params[name];
-  if (value === undefined && optional) return undefined;
-  if (typeof value !== 'boolean') throw invalidParams(`${name} must be a boolean`);
-  return value;
-}
-
-function num(params, name, { optional = false, integer = false, min = -Infinity, max = Infinity } = {}) {
-  const value = params[name];
-  if (value === undefined && optional) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw invalidParams(`${name} must be a ${integer ? 'integer' : 'number'} in [${min}, ${max}]`);
-  }
-  return value;
-}
-
-function obj(params, name, { optional = false } = {}) {
-  const value = params[name];
-  if (value === undefined && optional) return undefined;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidParams(`${name} must be an object`);
-  return value;
-}
-
-function ip(params, name, { optional = false } = {}) {
-  const value = str(params, name, { optional });
-  if (value !== undefined && net.isIP(value) === 0) throw invalidParams(`${name} must be an IPv4 or IPv6 address`);
-  return value;
-}
-
-const port = (params, name, opts) => num(params, name, { ...opts, integer: true, min: 1, max: 65535 });
-
-/** The session named by call_id, and every object id in the params checked against it. */
-function session(ctx, params) {
-  return ctx.registry.get(str(params, 'call_id'));
-}
-
+/**
+ * The id in `params[name]`, checked to be an object of `sess` (else not_found / foreign_object).
+ * @param {Context} ctx @param {Session} sess @param {Record<string, any>} params @param {string} name @param {string} what
+ */
 function owned(ctx, sess, params, name, what) {
-  const id = str(params, name);
+  const id = params[name];
   ctx.registry.assertOwned(sess, id, what);
   return id;
 }
 
-const CLOSABLE_KINDS = ['transport', 'producer', 'consumer', 'observer'];
-
-// --- the method table (docs/internal-protocol.md) ------------------------------------------
-
+/** @param {'producer' | 'consumer'} kind @param {boolean} paused @returns {Method} */
 const pauseResume = (kind, paused) => async (ctx, params) => {
   const sess = session(ctx, params);
   await sess.setPaused(kind, owned(ctx, sess, params, 'id', kind), paused);
   return {};
 };
 
+/** @type {Record<string, Method>} */
 const methods = {
   async 'session.open'(ctx, params) {
-    const callId = str(params, 'call_id');
-    const traceId = str(params, 'trace_id', { optional: true });
-    const sess = await ctx.registry.open(callId, traceId);
-    return { router_id: sess.router.id, rtp_capabilities: sess.router.rtpCapabilities, worker_pid: sess.workerPid };
+    const sess = await ctx.registry.open(params.call_id, params.trace_id);
+    return {
+      router_id: sess.router.id,
+      rtp_capabilities: sess.router.rtpCapabilities,
+      worker_pid: sess.workerPid,
+      protocol_version: ctx.protocolVersion,
+    };
   },
 
   async 'session.close'(ctx, params) {
-    ctx.registry.close(str(params, 'call_id'));
+    ctx.registry.close(params.call_id);
     return {};
   },
 
@@ -84,11 +62,12 @@ const methods = {
   async 'transport.createPlain'(ctx, params) {
     const sess = session(ctx, params);
     const transport = await sess.createPlainTransport({
-      comedia: bool(params, 'comedia'),
-      listenIp: ip(params, 'listen_ip', { optional: true }),
-      announcedAddress: str(params, 'announced_address', { optional: true }),
-      rtcpMux: bool(params, 'rtcp_mux', { optional: true }) ?? true,
+      comedia: params.comedia,
+      listenIp: params.listen_ip,
+      announcedAddress: params.announced_address,
+      rtcpMux: params.rtcp_mux ?? true,
     });
+    /** @type {Record<string, unknown>} */
     const data = { transport_id: transport.id, ip: transport.tuple.localAddress, port: transport.tuple.localPort };
     if (transport.rtcpTuple) data.rtcp_port = transport.rtcpTuple.localPort;
     return data;
@@ -97,20 +76,13 @@ const methods = {
   async 'transport.connectPlain'(ctx, params) {
     const sess = session(ctx, params);
     const transportId = owned(ctx, sess, params, 'transport_id', 'transport');
-    await sess.connectPlainTransport(transportId, {
-      ip: ip(params, 'ip'),
-      port: port(params, 'port'),
-      rtcpPort: port(params, 'rtcp_port', { optional: true }),
-    });
+    await sess.connectPlainTransport(transportId, { ip: params.ip, port: params.port, rtcpPort: params.rtcp_port });
     return {};
   },
 
   async 'transport.createWebRtc'(ctx, params) {
     const sess = session(ctx, params);
-    const transport = await sess.createWebRtcTransport({
-      listenIp: ip(params, 'listen_ip', { optional: true }),
-      announcedAddress: str(params, 'announced_address', { optional: true }),
-    });
+    const transport = await sess.createWebRtcTransport({ listenIp: params.listen_ip, announcedAddress: params.announced_address });
     return {
       transport_id: transport.id,
       ice_parameters: transport.iceParameters,
@@ -122,19 +94,17 @@ const methods = {
   async 'transport.connectWebRtc'(ctx, params) {
     const sess = session(ctx, params);
     const transportId = owned(ctx, sess, params, 'transport_id', 'transport');
-    await sess.connectWebRtcTransport(transportId, obj(params, 'dtls_parameters'));
+    await sess.connectWebRtcTransport(transportId, params.dtls_parameters);
     return {};
   },
 
   async produce(ctx, params) {
     const sess = session(ctx, params);
     const transportId = owned(ctx, sess, params, 'transport_id', 'transport');
-    const kind = str(params, 'kind');
-    if (kind !== 'audio') throw invalidParams('kind must be "audio"');
     const producer = await sess.produce(transportId, {
-      kind,
-      rtpParameters: obj(params, 'rtp_parameters'),
-      appData: obj(params, 'app_data', { optional: true }),
+      kind: params.kind,
+      rtpParameters: params.rtp_parameters,
+      appData: params.app_data,
     });
     return { producer_id: producer.id };
   },
@@ -145,8 +115,8 @@ const methods = {
     const producerId = owned(ctx, sess, params, 'producer_id', 'producer');
     const consumer = await sess.consume(transportId, {
       producerId,
-      rtpCapabilities: obj(params, 'rtp_capabilities', { optional: true }),
-      paused: bool(params, 'paused', { optional: true }) ?? false,
+      rtpCapabilities: params.rtp_capabilities,
+      paused: params.paused ?? false,
     });
     return { consumer_id: consumer.id, producer_id: producerId, kind: consumer.kind, rtp_parameters: consumer.rtpParameters };
   },
@@ -158,31 +128,25 @@ const methods = {
 
   async close(ctx, params) {
     const sess = session(ctx, params);
-    const kind = str(params, 'kind');
-    if (!CLOSABLE_KINDS.includes(kind)) throw invalidParams(`kind must be one of ${CLOSABLE_KINDS.join(', ')}`);
-    const id = owned(ctx, sess, params, 'id', kind);
-    sess.closeObject(kind, id);
+    const id = owned(ctx, sess, params, 'id', params.kind);
+    sess.closeObject(params.kind, id);
     return {};
   },
 
   async 'audioLevel.observe'(ctx, params) {
     const sess = session(ctx, params);
     const producerId = owned(ctx, sess, params, 'producer_id', 'producer');
-    const observer = await sess.observeAudioLevel(producerId, {
-      threshold: num(params, 'threshold', { optional: true, min: -127, max: 0 }),
-      interval: num(params, 'interval', { optional: true, integer: true, min: 250, max: 60000 }),
-    });
+    const observer = await sess.observeAudioLevel(producerId, { threshold: params.threshold, interval: params.interval });
     return { observer_id: observer.id };
   },
 
   async 'session.setBotSpeaking'(ctx, params) {
-    session(ctx, params).setBotSpeaking(bool(params, 'speaking'));
+    session(ctx, params).setBotSpeaking(params.speaking);
     return {};
   },
 
   async stats(ctx, params) {
-    const callId = str(params, 'call_id', { optional: true });
-    if (callId !== undefined) return ctx.registry.get(callId).stats();
+    if (params.call_id !== undefined) return ctx.registry.get(params.call_id).stats();
     return {
       workers: ctx.pool.describe(),
       sessions: ctx.registry.describe(),

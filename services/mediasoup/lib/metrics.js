@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 /** Prometheus text exposition of the service's gauges and counters. */

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Log lines: JSON, each with trace_id and call_id (null outside a call); a request's lines carry

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Real RTP over UDP on 127.0.0.1 through the real worker: forwarding and barge-in.

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // The service's surface: auth, HTTP endpoints, request errors, session lifecycle, ownership.
@@ -6,6 +7,15 @@ const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const WebSocket = require('ws');
 const { startService, Controller } = require('../testing/harness');
+const path = require('node:path');
+const { default: Ajv2020 } = require('ajv/dist/2020');
+const { protocolVersionOf } = require('../lib/validation');
+
+/** The typed answer of session.open (voicebot_protocol.media_service_methods.SessionOpened). */
+function sessionOpenedValidator() {
+  const ajv = new Ajv2020({ strict: false });
+  return ajv.compile(require(path.join(__dirname, '../../../docs/schema/internal.media-service.session-opened.schema.json')));
+}
 
 test('mediasoup service: signalling', async (t) => {
   const service = await startService();
@@ -44,7 +54,11 @@ test('mediasoup service: signalling', async (t) => {
 
   await t.test('answers unknown methods, bad params and unknown sessions with their codes', async () => {
     await assert.rejects(controller.request('nope'), { code: 'unknown_method' });
-    await assert.rejects(controller.request('session.open', {}), { code: 'invalid_params' });
+    await assert.rejects(controller.request('session.open', {}), { code: 'invalid_params', message: 'invalid_params: call_id is required' });
+    await assert.rejects(controller.request('transport.connectPlain', { call_id: 'ghost', transport_id: 't', ip: 'nowhere', port: 9 }), {
+      code: 'invalid_params',
+      message: 'invalid_params: ip must be an IPv4 or IPv6 address',
+    });
     await assert.rejects(controller.request('router.getRtpCapabilities', { call_id: 'ghost' }), { code: 'not_found' });
     await assert.rejects(controller.request('stats', { call_id: 'ghost' }), { code: 'not_found' });
   });
@@ -53,6 +67,9 @@ test('mediasoup service: signalling', async (t) => {
     const opened = await controller.request('session.open', { call_id: 'call-1', trace_id: 'trace-1' });
     assert.ok(opened.router_id);
     assert.ok(Number.isInteger(opened.worker_pid));
+    assert.equal(opened.protocol_version, protocolVersionOf(), 'the internal protocol version of the schema');
+    const validOpened = sessionOpenedValidator();
+    assert.deepEqual(validOpened(opened) ? [] : validOpened.errors, [], 'the answer matches its typed schema');
     const opus = opened.rtp_capabilities.codecs.find((c) => c.mimeType === 'audio/opus');
     assert.equal(opus.clockRate, 48000);
     assert.equal(opus.channels, 2);

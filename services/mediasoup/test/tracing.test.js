@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Spans of the controller's requests, exported as OTLP/HTTP JSON to a receiver of the test's own.
@@ -42,7 +43,7 @@ async function startReceiver() {
       listeners.add(check);
       check();
     });
-  return { url: `http://127.0.0.1:${server.address().port}`, spans, waitFor, close: () => server.close() };
+  return { url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`, spans, waitFor, close: () => server.close() };
 }
 
 test('traceparent parsing and the export endpoint', () => {

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // A worker killed with SIGKILL: its sessions fail at once, a replacement starts, service goes on.

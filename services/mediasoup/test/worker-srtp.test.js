@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Checks our libsrtp 3 -> 2.5 adapter (worker-shims/libsrtp3/include/srtp.h) inside the built
@@ -12,6 +13,7 @@ const crypto = require('node:crypto');
 const mediasoup = require('mediasoup');
 
 const SUITES = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+/** @type {import('mediasoup').types.TransportListenInfo} */
 const listenInfo = { protocol: 'udp', ip: '127.0.0.1' };
 
 async function pollUntil(ms, description, check) {
@@ -40,7 +42,7 @@ test('worker SRTP through the libsrtp2 adapter', async (t) => {
   // Plain RTP in from the test.
   const ssrc = 0x5eed;
   const inbound = await router.createPlainTransport({ listenInfo, comedia: true });
-  const source = await inbound.produce({ kind: 'audio', rtpParameters: opusRtpParameters(ssrc) });
+  const source = await inbound.produce({ kind: 'audio', rtpParameters: /** @type {import('mediasoup').types.RtpParameters} */ (opusRtpParameters(ssrc)) });
   Object.assign(sender, await startRtpSender({ ip: '127.0.0.1', port: inbound.tuple.localPort, ssrc, level: 30 }));
 
   /** consumer on A --SRTP--> B, then B's producer consumed to a plain UDP receiver. */

@@ -1,9 +1,10 @@
-"""JSON Schema export of the /api/v1/call messages.
+"""JSON Schema export of the /api/v1/call messages (and, through internal_schema, the internal ones).
 
     python -m voicebot_protocol.schema docs/schema
 
 writes one file per message (`client.<event>.schema.json`, `server.<event>.schema.json`) and one per
-direction (`client-message.schema.json`, `server-message.schema.json`, the discriminated unions).
+direction (`client-message.schema.json`, `server-message.schema.json`, the discriminated unions),
+and the internal channels' `internal.*.schema.json` (voicebot_protocol.internal_schema).
 Client messages use the validation schema (what the server accepts), server messages the
 serialization schema (what the server sends)."""
 
@@ -31,6 +32,7 @@ from voicebot_protocol.client import (
     StopAudio,
     Transcript,
 )
+from voicebot_protocol.internal_schema import build_internal_schemas
 
 CLIENT_MODELS: tuple[type[BaseModel], ...] = (CallStart, MediasoupRequest, CallTerminated, PlaybackAck)
 SERVER_MODELS: tuple[type[BaseModel], ...] = (
@@ -91,7 +93,7 @@ def build_schemas() -> dict[str, dict[str, Any]]:
         files[name] = _with_header({"title": f"{side.capitalize()}Message", **union_schema}, name)
     for schema in files.values():
         _require_event(schema)
-    return files
+    return files | build_internal_schemas()
 
 
 def render(schema: dict[str, Any]) -> str:
