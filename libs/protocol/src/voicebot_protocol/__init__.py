@@ -9,6 +9,7 @@ from voicebot_protocol.client import (
     CallStart,
     CallTerminated,
     ClientMessage,
+    Dtmf,
     ErrorEvent,
     MediasoupRequest,
     MediasoupResponse,
@@ -17,6 +18,8 @@ from voicebot_protocol.client import (
     ServerMessage,
     StopAudio,
     Transcript,
+    Transfer,
+    TransferResult,
 )
 from voicebot_protocol.codes import CloseCode, EndReason, ErrorCode, FailureCode
 from voicebot_protocol.errors import ProtocolError
@@ -30,6 +33,7 @@ __all__ = [
     "CallStart",
     "CallTerminated",
     "ClientMessage",
+    "Dtmf",
     "CloseCode",
     "EndReason",
     "ErrorCode",
@@ -43,6 +47,8 @@ __all__ = [
     "ServerMessage",
     "StopAudio",
     "Transcript",
+    "Transfer",
+    "TransferResult",
     "parse_client_message",
     "parse_server_message",
 ]

@@ -70,10 +70,41 @@ class PlaybackAck(Message):
     payload: PlaybackAckPayload
 
 
+DtmfDigit = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D"]
+
+
+class DtmfPayload(Payload):
+    digit: DtmfDigit
+    duration_ms: int | None = Field(default=None, ge=0, le=60_000)
+
+
+class Dtmf(Message):
+    """Additive: a key the caller pressed, as the gateway got it out of band (SIP INFO). Digits
+    sent in the RTP (RFC 4733) are detected by the media plane itself: do not send those again."""
+
+    event: Literal["dtmf"] = "dtmf"
+    payload: DtmfPayload
+
+
+class TransferResultPayload(Payload):
+    ok: bool
+    status: int | None = Field(default=None, ge=100, le=699)  # the SIP status of the REFER's outcome
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class TransferResult(Message):
+    """Additive: the outcome of a `transfer` the server asked for. ok=true ends the call
+    (`call_ended transferred`); ok=false lets the dialog go on."""
+
+    event: Literal["transfer_result"] = "transfer_result"
+    payload: TransferResultPayload
+
+
 ClientMessage = Annotated[
-    CallStart | MediasoupRequest | CallTerminated | PlaybackAck, Field(discriminator="event")
+    CallStart | MediasoupRequest | CallTerminated | PlaybackAck | Dtmf | TransferResult,
+    Field(discriminator="event"),
 ]
-CLIENT_EVENTS = ("call_start", "mediasoup_request", "call_terminated", "playback_ack")
+CLIENT_EVENTS = ("call_start", "mediasoup_request", "call_terminated", "playback_ack", "dtmf", "transfer_result")
 
 
 # --- server → client -------------------------------------------------------
@@ -173,6 +204,19 @@ class Transcript(Message):
     payload: TranscriptPayload
 
 
+class TransferPayload(Payload):
+    target: Annotated[str, StringConstraints(min_length=1, max_length=256)]  # e.g. "sip:agent@pbx"
+    mode: Literal["blind"] = "blind"
+
+
+class Transfer(Message):
+    """Additive: hand the call to a human. A SIP gateway sends REFER (blind transfer) and answers
+    with `transfer_result`."""
+
+    event: Literal["transfer"] = "transfer"
+    payload: TransferPayload
+
+
 ServerMessage = Annotated[
     CallAccepted
     | MediasoupResponse
@@ -181,6 +225,7 @@ ServerMessage = Annotated[
     | CallFailed
     | CallEnded
     | ErrorEvent
-    | Transcript,
+    | Transcript
+    | Transfer,
     Field(discriminator="event"),
 ]

@@ -56,3 +56,4 @@ class EndReason(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     TOO_MANY_ERRORS = "too_many_errors"
     INTERNAL_ERROR = "internal_error"
+    TRANSFERRED = "transferred"  # the gateway reported a successful transfer (transfer_result ok)
