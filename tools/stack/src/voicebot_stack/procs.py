@@ -1,4 +1,4 @@
-"""Real processes for tests: start on loopback with free ports, wait until ready, stop.
+"""Child processes for the tests and the bench: start on loopback with free ports, wait until ready, stop.
 
 Every wait polls a real condition with a deadline; nothing sleeps and hopes."""
 
