@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport
 from voicebot_stack import paths, procstat, specs, supervisord
 from voicebot_stack.probes import http_ok
 from voicebot_stack.procs import free_ports
@@ -48,8 +47,7 @@ def say(message: str) -> None:
 
 
 def supervisor() -> Any:
-    transport = SupervisorTransport(None, None, f"unix://{SOCKET}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+    return supervisord.rpc(SOCKET)
 
 
 def running() -> bool:

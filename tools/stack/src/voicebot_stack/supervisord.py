@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shlex
+import xmlrpc.client
 from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
 
 from voicebot_stack.specs import ServiceSpec
 
@@ -45,3 +49,9 @@ def program(spec: ServiceSpec, log_dir: Path) -> str:
 
 def programs(specs: list[ServiceSpec], log_dir: Path) -> str:
     return "\n".join(program(spec, log_dir) for spec in specs)
+
+
+def rpc(socket: Path) -> Any:
+    """supervisord's XML-RPC `supervisor` namespace through its unix socket."""
+    transport = SupervisorTransport(None, None, f"unix://{socket}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
