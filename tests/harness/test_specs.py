@@ -2,6 +2,7 @@
 
 import configparser
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,20 @@ def test_launch_waits_for_the_probe_and_logs_under_the_spec_name(tmp_path: Path)
     finally:
         proc.stop()
     assert not specs.redis(port).ready()
+
+
+def test_call_api_resolves_the_test_support_package_from_its_working_directory() -> None:
+    """gunicorn runs in services/call-api (which has a tests/ folder of its own): a factory path
+    `tests.support.<module>:<name>` must still import the repository's tests/support."""
+    spec = specs.call_api(8700, instance="call-api-x", redis_url="redis://127.0.0.1:1/0", workers=1)
+    found = subprocess.run(
+        # `python -c` puts the working directory first on sys.path, as gunicorn does.
+        [str(paths.VENV_BIN / "python"), "-c", "import tests.support; print(tests.support.__file__)"],
+        cwd=spec.cwd,
+        env=spec.process_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )  # fmt: skip
+    assert Path(found.stdout.strip()) == paths.REPO_ROOT / "tests" / "support" / "__init__.py"
