@@ -83,7 +83,7 @@ async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
         after_stop = call.events.index(stop)
         caller = await call.wait_event("transcript", 20, after_stop, role="caller")
         assert "wednesday" in caller.message["payload"]["text"]
-        await call.wait_for(
+        await call.events.wait(
             lambda e: any("morning or afternoon" in t["text"].lower() for t in bot_texts(call)), 20
         )
 
