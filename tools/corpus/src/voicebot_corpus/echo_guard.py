@@ -1,0 +1,79 @@
+"""Echo guard: is this caller frame the bot's own audio coming back?
+
+The media plane knows exactly what it sent and when. A phone line returns it attenuated and 40–250 ms
+late; a caller frame that a delayed copy of the bot's recent output explains is not the caller
+speaking. The test is the normalised cross-correlation of the caller frame with the bot's output
+over every delay in the window (sample resolution), taking the best."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicebot_corpus.levels import RATE
+
+MIN_DELAY_MS = 40.0
+MAX_DELAY_MS = 250.0
+CALLER_WINDOW_MS = 60.0  # caller audio compared: the frame and the two before it
+ECHO_THRESHOLD = 0.6  # |NCC| at or above: the frame is the bot's echo (≥ 36 % of its energy explained)
+
+
+@dataclass(frozen=True, slots=True)
+class SentFrame:
+    at_ms: float  # when the media plane sent it (same clock as the caller frames' arrival)
+    samples: np.ndarray  # int16 PCM, 16 kHz
+
+
+@dataclass(frozen=True, slots=True)
+class EchoMatch:
+    correlation: float  # best |NCC| over the delay window, 0 when there is nothing to compare
+    delay_ms: float
+
+
+NO_MATCH = EchoMatch(0.0, 0.0)
+
+
+def bot_output_window(sent: Iterable[SentFrame], start_ms: float, length: int) -> np.ndarray:
+    """The bot's output from `start_ms` on, `length` samples, as float; silence where nothing was sent."""
+    out = np.zeros(length)
+    for frame in sent:
+        offset = round((frame.at_ms - start_ms) * RATE / 1000)
+        lo, hi = max(0, offset), min(length, offset + len(frame.samples))
+        if lo < hi:
+            out[lo:hi] = frame.samples[lo - offset : hi - offset]
+    return out
+
+
+def echo_match(
+    sent: Iterable[SentFrame],
+    caller_audio: np.ndarray,
+    now_ms: float,
+    min_delay_ms: float = MIN_DELAY_MS,
+    max_delay_ms: float = MAX_DELAY_MS,
+) -> EchoMatch:
+    """Best match of `caller` (int16, its last sample arrived at `now_ms`) against the bot's output
+    sent `min_delay_ms`..`max_delay_ms` earlier. Pass the last 60 ms or so, not one 20 ms frame: over
+    a few thousand lags, one frame of unrelated speech finds a chance match of 0.6–0.7 too often."""
+    caller = caller_audio.astype(np.float64)
+    length = len(caller)
+    caller_energy = float(caller @ caller)
+    if caller_energy == 0.0:
+        return NO_MATCH
+    start_ms = now_ms - length * 1000 / RATE - max_delay_ms
+    span = length + round((max_delay_ms - min_delay_ms) * RATE / 1000)
+    bot = bot_output_window(sent, start_ms, span)
+    cumulative = np.concatenate([[0.0], np.cumsum(bot * bot)])
+    window_energy = cumulative[length:] - cumulative[:-length]  # energy of each lag's slice
+    if not window_energy.any():
+        return NO_MATCH
+    size = 1 << (span + length).bit_length()
+    products = np.fft.irfft(np.fft.rfft(bot, size) * np.conj(np.fft.rfft(caller, size)), size)
+    products = products[: span - length + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ncc = np.where(window_energy > 1e-9 * caller_energy, np.abs(products) / np.sqrt(window_energy * caller_energy), 0.0)
+    best = int(np.argmax(ncc))
+    return EchoMatch(float(ncc[best]), max_delay_ms - best * 1000 / RATE)
+
+
+def is_echo(match: EchoMatch, threshold: float = ECHO_THRESHOLD) -> bool:
+    return match.correlation >= threshold
