@@ -23,8 +23,10 @@ from voicebot_corpus.echo_guard import (
     ECHO_THRESHOLD,
     MAX_DELAY_MS,
     MIN_DELAY_MS,
+    SETTLE_THRESHOLD,
     SentFrame,
     echo_match,
+    settled_delay,
 )
 from voicebot_corpus.levels import FRAME_MS, RATE
 from voicebot_corpus.silero import SileroStream
@@ -35,7 +37,7 @@ class BargeInSettings:
     aggressiveness: int = 2  # webrtcvad mode, as the media-controller's today
     onset_frames: int = 4  # consecutive voiced 20 ms frames
     min_rms: float = 300.0  # ≈ −41 dBFS: quieter frames are never speech
-    silero_threshold: float | None = 0.5  # None: no Silero confirmation
+    silero_threshold: float | None = 0.4  # None: no Silero confirmation (0.2 let a cough through)
     echo_guard: bool = True
     echo_threshold: float = ECHO_THRESHOLD
     echo_min_delay_ms: float = MIN_DELAY_MS
@@ -71,6 +73,8 @@ class BargeInDetector:
         self._run_best_probability = 0.0
         self._armed = True
         self._last_voiced_ms = -np.inf
+        self._echo_delays: deque[float] = deque(maxlen=10)  # of the recent confident matches
+        self.echo_delay_ms: float | None = None  # the line's, once settled
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
 
     def bot_sent(self, frame: bytes, at_ms: float) -> None:
@@ -84,7 +88,17 @@ class BargeInDetector:
         if not (self.settings.echo_guard and self._bot_recently_sent(now_ms)):
             return False
         heard = np.concatenate(self._heard)
-        match = echo_match(self._sent, heard, now_ms, self.settings.echo_min_delay_ms, self.settings.echo_max_delay_ms)
+        match = echo_match(
+            self._sent,
+            heard,
+            now_ms,
+            self.settings.echo_min_delay_ms,
+            self.settings.echo_max_delay_ms,
+            around_delay_ms=self.echo_delay_ms,
+        )
+        if match.correlation >= SETTLE_THRESHOLD:
+            self._echo_delays.append(match.delay_ms)
+            self.echo_delay_ms = self.echo_delay_ms or settled_delay(self._echo_delays)
         return match.correlation >= self.settings.echo_threshold
 
     def _voiced(self, samples: np.ndarray, frame: bytes, now_ms: float) -> bool:

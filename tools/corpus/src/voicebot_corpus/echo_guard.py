@@ -5,7 +5,7 @@ late; a caller frame that a delayed copy of the bot's recent output explains is 
 speaking. The test is the normalised cross-correlation of the caller frame with the bot's output
 over every delay in the window (sample resolution), taking the best."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from voicebot_corpus.levels import RATE
 MIN_DELAY_MS = 40.0
 MAX_DELAY_MS = 250.0
 CALLER_WINDOW_MS = 60.0  # caller audio compared: the frame and the two before it
+SETTLE_THRESHOLD = 0.8  # a match this good is evidence of the line's echo delay
 ECHO_THRESHOLD = 0.6  # |NCC| at or above: the frame is the bot's echo (≥ 36 % of its energy explained)
 
 
@@ -50,9 +51,12 @@ def echo_match(
     now_ms: float,
     min_delay_ms: float = MIN_DELAY_MS,
     max_delay_ms: float = MAX_DELAY_MS,
+    around_delay_ms: float | None = None,
+    tolerance_ms: float = 2.0,
 ) -> EchoMatch:
     """Best match of `caller` (int16, its last sample arrived at `now_ms`) against the bot's output
-    sent `min_delay_ms`..`max_delay_ms` earlier. Pass the last 60 ms or so, not one 20 ms frame: over
+    sent `min_delay_ms`..`max_delay_ms` earlier (only `around_delay_ms` ± `tolerance_ms` once the
+    line's delay is known: `settled_delay`). Pass the last 60 ms or so, not one 20 ms frame: over
     a few thousand lags, one frame of unrelated speech finds a chance match of 0.6–0.7 too often."""
     caller = caller_audio.astype(np.float64)
     length = len(caller)
@@ -71,9 +75,22 @@ def echo_match(
     products = products[: span - length + 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         ncc = np.where(window_energy > 1e-9 * caller_energy, np.abs(products) / np.sqrt(window_energy * caller_energy), 0.0)
+    if around_delay_ms is not None:
+        delays = max_delay_ms - np.arange(len(ncc)) * 1000 / RATE
+        ncc = np.where(np.abs(delays - around_delay_ms) <= tolerance_ms, ncc, 0.0)
     best = int(np.argmax(ncc))
     return EchoMatch(float(ncc[best]), max_delay_ms - best * 1000 / RATE)
 
 
 def is_echo(match: EchoMatch, threshold: float = ECHO_THRESHOLD) -> bool:
     return match.correlation >= threshold
+
+
+def settled_delay(recent_delays: Sequence[float], agree: int = 5, tolerance_ms: float = 1.0) -> float | None:
+    """The line's echo delay once `agree` of the recent confident matches agree on it (a phone line's
+    echo path is fixed for the call), else None. Unrelated speech (synthetic speech especially) finds
+    a chance match now and then, but each at its own delay, so none settles."""
+    for delay in recent_delays:
+        if sum(abs(other - delay) <= tolerance_ms for other in recent_delays) >= agree:
+            return float(np.median([d for d in recent_delays if abs(d - delay) <= tolerance_ms]))
+    return None

@@ -15,7 +15,7 @@ def echo_of(bot: np.ndarray, delay_ms: float, attenuation_db: float) -> np.ndarr
 
 
 def line_noise(rng: np.random.Generator, length: int, level_dbfs: float) -> np.ndarray:
-    """A steady pink hiss: a real line is never digital silence."""
-    hiss = pink(rng, length * 1000 / 16000)[:length]
+    """A steady pink hiss in the phone band: a real line is never digital silence."""
+    hiss = band_pass(pink(rng, length * 1000 / 16000), 100, 3400)[:length]
     hiss = np.pad(hiss, (0, length - len(hiss)))
     return hiss * 10 ** (level_dbfs / 20) / max(float(np.sqrt(np.mean(hiss**2))), 1e-12)
