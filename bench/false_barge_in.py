@@ -36,7 +36,7 @@ def figures(seed: int = 14, repeats: int = 3, detectors: list[str] | None = None
         per_category = category_figures(outcomes)
         report["detectors"][name] = {
             "false_stops_total": sum(
-                int(row["false_stops"]) for c, row in per_category.items() if c in MUST_NOT_STOP  # type: ignore[call-overload]
+                int(str(row["false_stops"])) for c, row in per_category.items() if c in MUST_NOT_STOP
             ),
             "cpu_us_per_frame": round(cpu_us_per_frame(outcomes), 1),
             "wall_s": round(time.monotonic() - started, 2),
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.false_barge_in", description=__doc__)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--repeats", type=int, default=3, help="random placements of every variant")
-    parser.add_argument("--detector", action="append", choices=list(DETECTORS), help="repeatable; default all")
+    parser.add_argument(
+        "--detector", action="append", choices=list(DETECTORS), help="repeatable; default all"
+    )
     args = parser.parse_args(argv)
     json.dump(figures(args.seed, args.repeats, args.detector), sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -3,7 +3,6 @@ bot within the budget; noise, a cough and the bot's own echo do not; one utteran
 
 import numpy as np
 import pytest
-
 from voicebot_corpus import noise
 from voicebot_corpus.barge_in import BargeInDetector, BargeInSettings, Onset
 from voicebot_corpus.cases import CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech
@@ -45,7 +44,9 @@ def test_an_interruption_stops_the_bot_within_100_ms() -> None:
 
 def test_an_interruption_over_the_bots_echo_still_stops_it() -> None:
     bot = bot_speech(1)
-    caller = with_event(len(bot), spoken(INTERRUPTIONS[2], CALLER_VOICE, CALLER_LEVEL_DBFS)) + echo_of(bot, 120, 12)
+    caller = with_event(len(bot), spoken(INTERRUPTIONS[2], CALLER_VOICE, CALLER_LEVEL_DBFS)) + echo_of(
+        bot, 120, 12
+    )
     onsets = feed(BargeInDetector(), caller, bot)
     assert onsets and ONSET_MS < onsets[0].detected_ms <= ONSET_MS + 160
 
@@ -84,7 +85,10 @@ def test_without_knowing_what_the_bot_sent_its_echo_is_caller_speech() -> None:
 def test_it_rearms_after_a_pause_and_stops_again() -> None:
     sentence = spoken(INTERRUPTIONS[0], CALLER_VOICE, CALLER_LEVEL_DBFS)
     pause = np.zeros(samples_of_ms(600))
-    caller = with_event(samples_of_ms(ONSET_MS) + 2 * len(sentence) + len(pause) + 4000, np.concatenate([sentence, pause, sentence]))
+    caller = with_event(
+        samples_of_ms(ONSET_MS) + 2 * len(sentence) + len(pause) + 4000,
+        np.concatenate([sentence, pause, sentence]),
+    )
     onsets = feed(BargeInDetector(), caller, bot=None)
     assert len(onsets) == 2
     second_start = ONSET_MS + (len(sentence) + len(pause)) * 1000 / 16000

@@ -3,7 +3,6 @@ the echo the delay and level asked for."""
 
 import numpy as np
 import pytest
-
 from voicebot_corpus.cases import (
     BACKGROUND_BELOW_CALLER_DB,
     CALLER_LEVEL_DBFS,

@@ -3,7 +3,6 @@ speech over it is not taken for it."""
 
 import numpy as np
 import pytest
-
 from voicebot_corpus.cases import BOT_LEVEL_DBFS, CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech
 from voicebot_corpus.echo_guard import (
     ECHO_THRESHOLD,
@@ -23,7 +22,10 @@ WINDOW = 3 * FRAME_SAMPLES  # the 60 ms the detector compares
 
 
 def sent_frames(bot: np.ndarray) -> list[SentFrame]:
-    return [SentFrame(n * 20.0, bot[n * FRAME_SAMPLES : (n + 1) * FRAME_SAMPLES]) for n in range(len(bot) // FRAME_SAMPLES)]
+    return [
+        SentFrame(n * 20.0, bot[n * FRAME_SAMPLES : (n + 1) * FRAME_SAMPLES])
+        for n in range(len(bot) // FRAME_SAMPLES)
+    ]
 
 
 def loud_frame_ends(audio: np.ndarray, floor: float = 300.0) -> list[int]:
@@ -59,7 +61,9 @@ def test_the_bots_echo_is_recognised_with_its_delay(delay: int, attenuation: int
     n = frames[len(frames) // 2]
     match = echo_match(sent, caller[(n + 1) * FRAME_SAMPLES - WINDOW : (n + 1) * FRAME_SAMPLES], now)
     assert match.delay_ms == pytest.approx(delay, abs=0.2)
-    assert np.mean([is_echo_value >= ECHO_THRESHOLD for is_echo_value in matches(sent, caller, frames)]) > 0.97
+    assert (
+        np.mean([is_echo_value >= ECHO_THRESHOLD for is_echo_value in matches(sent, caller, frames)]) > 0.97
+    )
 
 
 @pytest.mark.parametrize("sentence", INTERRUPTIONS)
@@ -84,7 +88,9 @@ def test_a_steady_echo_settles_on_its_delay() -> None:
     bot = to_pcm(bot_speech(1))
     caller = to_pcm(echo_of(bot_speech(1), 180, 12))
     frames = loud_frame_ends(caller, floor=100)[:12]
-    confident = [m.delay_ms for m in all_matches(sent_frames(bot), caller, frames) if m.correlation >= SETTLE_THRESHOLD]
+    confident = [
+        m.delay_ms for m in all_matches(sent_frames(bot), caller, frames) if m.correlation >= SETTLE_THRESHOLD
+    ]
     assert settled_delay(confident) == pytest.approx(180, abs=0.2)
 
 
@@ -98,6 +104,9 @@ def test_an_echo_later_than_the_window_is_not_matched() -> None:
 def test_nothing_sent_or_nothing_heard_is_no_match() -> None:
     heard = to_pcm(bot_speech(0)[:WINDOW])
     assert echo_match([], heard, 1000.0) == NO_MATCH
-    assert echo_match([SentFrame(900.0, heard[:FRAME_SAMPLES])], np.zeros(WINDOW, dtype=np.int16), 1000.0) == NO_MATCH
+    assert (
+        echo_match([SentFrame(900.0, heard[:FRAME_SAMPLES])], np.zeros(WINDOW, dtype=np.int16), 1000.0)
+        == NO_MATCH
+    )
     assert not is_echo(NO_MATCH)
     assert BOT_LEVEL_DBFS > CALLER_LEVEL_DBFS - 10  # the cases above compare like with like

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from voicebot_corpus import noise
 from voicebot_corpus.levels import RATE, active_dbfs, samples_of_ms
 

@@ -82,7 +82,9 @@ class BargeInDetector:
         self._sent.append(SentFrame(at_ms, np.frombuffer(frame, dtype=np.int16)))
 
     def _bot_recently_sent(self, now_ms: float) -> bool:
-        return bool(self._sent) and now_ms - self._sent[-1].at_ms <= self.settings.echo_max_delay_ms + FRAME_MS
+        return (
+            bool(self._sent) and now_ms - self._sent[-1].at_ms <= self.settings.echo_max_delay_ms + FRAME_MS
+        )
 
     def _is_bot_echo(self, now_ms: float) -> bool:
         if not (self.settings.echo_guard and self._bot_recently_sent(now_ms)):

@@ -4,6 +4,7 @@ back (the caller leg)."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -56,44 +57,55 @@ class Variant:
     echo: tuple[float, float] | None = None  # delay ms, attenuation dB of the bot echoed back
 
 
+def _said(text: str, voice: str, level_dbfs: float) -> Callable[[np.random.Generator], np.ndarray]:
+    def make(_rng: np.random.Generator) -> np.ndarray:
+        return spoken(text, voice, level_dbfs)
+
+    return make
+
+
+def _nothing(_rng: np.random.Generator) -> np.ndarray:
+    return np.zeros(0)
+
+
 def _disturbances() -> Iterator[Variant]:
     for colour in ("white", "pink"):
         for ms in (100, 300, 500):
             for level in (-35, -25, -15):
-                yield Variant(
-                    "noise",
-                    f"{colour}-{ms}ms-{-level}dBFS",
-                    lambda rng, c=colour, m=ms, lv=level: noise.noise_burst(rng, c, m, lv),
-                )
+                burst = partial(noise.noise_burst, colour=colour, ms=ms, level_dbfs=level)
+                yield Variant("noise", f"{colour}-{ms}ms-{-level}dBFS", burst)
     for rate in (5, 20):
         for level in (-30, -15):
-            yield Variant(
-                "click", f"train-{rate}Hz-{-level}dBFS", lambda rng, r=rate, lv=level: noise.click_train(rng, 300, r, lv)
-            )
+            train = partial(noise.click_train, ms=300, rate_hz=rate, level_dbfs=level)
+            yield Variant("click", f"train-{rate}Hz-{-level}dBFS", train)
     for count in (2, 3):
         for level in (-25, -12):
-            yield Variant("knock", f"{count}x-{-level}dBFS", lambda rng, n=count, lv=level: noise.knock(rng, n, lv))
+            yield Variant(
+                "knock", f"{count}x-{-level}dBFS", partial(noise.knock, count=count, level_dbfs=level)
+            )
     for ms in (250, 400):
         for level in (-30, -20, -12):
-            yield Variant("cough", f"{ms}ms-{-level}dBFS", lambda rng, m=ms, lv=level: noise.cough(rng, m, lv))
+            yield Variant("cough", f"{ms}ms-{-level}dBFS", partial(noise.cough, ms=ms, level_dbfs=level))
     for level in (-35, -25):
-        yield Variant("keyboard", f"1500ms-{-level}dBFS", lambda rng, lv=level: noise.keyboard(rng, 1500, lv))
-    level = CALLER_LEVEL_DBFS - BACKGROUND_BELOW_CALLER_DB
+        yield Variant("keyboard", f"1500ms-{-level}dBFS", partial(noise.keyboard, ms=1500, level_dbfs=level))
+    talk_level = CALLER_LEVEL_DBFS - BACKGROUND_BELOW_CALLER_DB
     for n, text in enumerate(BACKGROUND_TALK):
-        yield Variant("background_speech", f"talk{n}-{-level:.0f}dBFS", lambda _rng, t=text: spoken(t, BACKGROUND_VOICE, level))
+        yield Variant(
+            "background_speech", f"talk{n}-{-talk_level:.0f}dBFS", _said(text, BACKGROUND_VOICE, talk_level)
+        )
 
 
 def _echoes() -> Iterator[Variant]:
     for delay in (40, 120, 250):
         for attenuation in (10, 15, 20):
-            yield Variant("echo", f"{delay}ms-{attenuation}dB", lambda _rng: np.zeros(0), (delay, attenuation))
+            yield Variant("echo", f"{delay}ms-{attenuation}dB", _nothing, (delay, attenuation))
 
 
 def _speech() -> Iterator[Variant]:
     for text in BACKCHANNELS:
-        yield Variant("backchannel", text, lambda _rng, t=text: spoken(t, CALLER_VOICE, CALLER_LEVEL_DBFS))
+        yield Variant("backchannel", text, _said(text, CALLER_VOICE, CALLER_LEVEL_DBFS))
     for n, text in enumerate(INTERRUPTIONS):
-        make = lambda _rng, t=text: spoken(t, CALLER_VOICE, CALLER_LEVEL_DBFS)  # noqa: E731
+        make = _said(text, CALLER_VOICE, CALLER_LEVEL_DBFS)
         yield Variant("interruption", f"sentence{n}", make)
         yield Variant("interruption_over_echo", f"sentence{n}", make, INTERRUPTION_ECHO)
 

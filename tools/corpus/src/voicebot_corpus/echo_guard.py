@@ -74,7 +74,11 @@ def echo_match(
     products = np.fft.irfft(np.fft.rfft(bot, size) * np.conj(np.fft.rfft(caller, size)), size)
     products = products[: span - length + 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ncc = np.where(window_energy > 1e-9 * caller_energy, np.abs(products) / np.sqrt(window_energy * caller_energy), 0.0)
+        ncc = np.where(
+            window_energy > 1e-9 * caller_energy,
+            np.abs(products) / np.sqrt(window_energy * caller_energy),
+            0.0,
+        )
     if around_delay_ms is not None:
         delays = max_delay_ms - np.arange(len(ncc)) * 1000 / RATE
         ncc = np.where(np.abs(delays - around_delay_ms) <= tolerance_ms, ncc, 0.0)

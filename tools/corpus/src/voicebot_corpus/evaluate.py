@@ -68,7 +68,10 @@ def category_figures(outcomes: list[Outcome]) -> dict[str, dict[str, object]]:
                 "delay_ms": {f"p{q}": percentile(delays, q) for q in (50, 95, 99)},
             }
         else:
-            row |= {"false_stops": sum(o.stopped for o in mine), "false_stop_cases": [o.case for o in mine if o.stopped]}
+            row |= {
+                "false_stops": sum(o.stopped for o in mine),
+                "false_stop_cases": [o.case for o in mine if o.stopped],
+            }
         figures[category] = row
     return figures
 

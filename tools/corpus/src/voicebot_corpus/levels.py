@@ -1,4 +1,5 @@
-"""Audio as float arrays in [-1, 1) at 16 kHz; levels in dBFS (RMS, full-scale sine-free: 0 dBFS = RMS 1.0)."""
+"""Audio as float arrays in [-1, 1) at 16 kHz; levels in dBFS (RMS: 0 dBFS = RMS 1.0, a full-scale
+square wave)."""
 
 import numpy as np
 
