@@ -63,6 +63,9 @@ def echo_match(
     caller_energy = float(caller @ caller)
     if caller_energy == 0.0:
         return NO_MATCH
+    if around_delay_ms is not None:  # only the settled delay's neighbourhood: a narrower window
+        min_delay_ms = max(min_delay_ms, around_delay_ms - tolerance_ms)
+        max_delay_ms = min(max_delay_ms, around_delay_ms + tolerance_ms)
     start_ms = now_ms - length * 1000 / RATE - max_delay_ms
     span = length + round((max_delay_ms - min_delay_ms) * RATE / 1000)
     bot = bot_output_window(sent, start_ms, span)
@@ -70,20 +73,40 @@ def echo_match(
     window_energy = cumulative[length:] - cumulative[:-length]  # energy of each lag's slice
     if not window_energy.any():
         return NO_MATCH
-    size = 1 << (span + length).bit_length()
-    products = np.fft.irfft(np.fft.rfft(bot, size) * np.conj(np.fft.rfft(caller, size)), size)
-    products = products[: span - length + 1]
+    products = _sliding_products(bot, caller)
     with np.errstate(divide="ignore", invalid="ignore"):
         ncc = np.where(
             window_energy > 1e-9 * caller_energy,
             np.abs(products) / np.sqrt(window_energy * caller_energy),
             0.0,
         )
-    if around_delay_ms is not None:
-        delays = max_delay_ms - np.arange(len(ncc)) * 1000 / RATE
-        ncc = np.where(np.abs(delays - around_delay_ms) <= tolerance_ms, ncc, 0.0)
     best = int(np.argmax(ncc))
     return EchoMatch(float(ncc[best]), max_delay_ms - best * 1000 / RATE)
+
+
+def _fft_size(at_least: int) -> int:
+    """The smallest 2^a·3^b·5^c ≥ `at_least`: numpy's FFT is fast on those, slow on large primes."""
+    best = 1 << max(at_least - 1, 1).bit_length()
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            size = power35
+            while size < at_least:
+                size *= 2
+            best = min(best, size)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
+def _sliding_products(bot: np.ndarray, caller: np.ndarray) -> np.ndarray:
+    """caller · bot[k : k + len(caller)] for every k: directly for a few lags, by FFT for many."""
+    lags = len(bot) - len(caller) + 1
+    if lags <= 128:
+        return np.correlate(bot, caller, mode="valid")
+    size = _fft_size(len(bot))  # ≥ len(bot): the lags kept never wrap around
+    return np.fft.irfft(np.fft.rfft(bot, size) * np.conj(np.fft.rfft(caller, size)), size)[:lags]
 
 
 def is_echo(match: EchoMatch, threshold: float = ECHO_THRESHOLD) -> bool:
