@@ -3,6 +3,7 @@ has no false stop where the goal is zero and still stops real speech within the 
 imported from the media-controller, shows the false stops the issue reported (the corpus is not easy)."""
 
 import pytest
+from voicebot_corpus.barge_in import BargeInDetector, BargeInSettings
 from voicebot_corpus.cases import MUST_NOT_STOP, Case, build_corpus
 from voicebot_corpus.detectors import DETECTORS
 from voicebot_corpus.evaluate import Outcome, category_figures, evaluate, percentile
@@ -59,3 +60,14 @@ def test_the_chosen_rule_is_no_slower_than_today_by_more_than_a_silero_chunk(
     chosen_p50 = percentile(delays(chosen, "interruption"), 50)
     assert today_p50 is not None and chosen_p50 is not None
     assert chosen_p50 <= today_p50 + 32
+
+
+def test_the_experimental_double_talk_test_stops_sooner_over_echo_and_never_for_the_echo(
+    corpus: list[Case], chosen: list[Outcome]
+) -> None:
+    cases = [c for c in corpus if c.category in ("echo", "interruption_over_echo")]
+    level_tested = evaluate(lambda: BargeInDetector(BargeInSettings(double_talk_ratio=1.6)), cases)
+    assert not any(o.stopped for o in level_tested if o.category == "echo")
+    sooner, plain = delays(level_tested, "interruption_over_echo"), delays(chosen, "interruption_over_echo")
+    assert len(sooner) == len(plain) == 3
+    assert all(a <= b for a, b in zip(sooner, plain, strict=True)) and sum(sooner) < sum(plain)

@@ -43,6 +43,9 @@ class BargeInSettings:
     echo_min_delay_ms: float = MIN_DELAY_MS
     echo_max_delay_ms: float = MAX_DELAY_MS
     echo_window_ms: float = CALLER_WINDOW_MS
+    # Experimental, off: a frame the echo matches still counts as the caller when its level is this
+    # many times the line's echo level (learned from confident matches once the delay settled).
+    double_talk_ratio: float | None = None
     # Silero hears only the frames that passed the other tests (it costs ~1 ms CPU a 32 ms chunk,
     # webrtcvad ~20 µs a frame), and starts afresh after this long without one.
     silero_gated: bool = True
@@ -75,6 +78,7 @@ class BargeInDetector:
         self._last_voiced_ms = -np.inf
         self._echo_delays: deque[float] = deque(maxlen=10)  # of the recent confident matches
         self.echo_delay_ms: float | None = None  # the line's, once settled
+        self._echo_gains: deque[float] = deque(maxlen=25)  # caller / bot level of confident matches
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
 
     def bot_sent(self, frame: bytes, at_ms: float) -> None:
@@ -101,7 +105,15 @@ class BargeInDetector:
         if match.correlation >= SETTLE_THRESHOLD:
             self._echo_delays.append(match.delay_ms)
             self.echo_delay_ms = self.echo_delay_ms or settled_delay(self._echo_delays)
-        return match.correlation >= self.settings.echo_threshold
+            if self.echo_delay_ms is not None:
+                self._echo_gains.append(match.level_ratio)
+        if match.correlation < self.settings.echo_threshold:
+            return False
+        ratio = self.settings.double_talk_ratio
+        if ratio is not None and len(self._echo_gains) >= 5:
+            # Louder than the line's echo of that bot audio can be: the caller is talking over it.
+            return match.level_ratio < ratio * float(np.median(self._echo_gains))
+        return True
 
     def _voiced(self, samples: np.ndarray, frame: bytes, now_ms: float) -> bool:
         if frame_rms(samples) < self.settings.min_rms or not self._vad.is_speech(frame, RATE):

@@ -29,6 +29,7 @@ class SentFrame:
 class EchoMatch:
     correlation: float  # best |NCC| over the delay window, 0 when there is nothing to compare
     delay_ms: float
+    level_ratio: float = 0.0  # RMS of the caller audio / RMS of the bot's output at that delay
 
 
 NO_MATCH = EchoMatch(0.0, 0.0)
@@ -81,7 +82,8 @@ def echo_match(
             0.0,
         )
     best = int(np.argmax(ncc))
-    return EchoMatch(float(ncc[best]), max_delay_ms - best * 1000 / RATE)
+    ratio = float(np.sqrt(caller_energy / window_energy[best])) if window_energy[best] > 0 else 0.0
+    return EchoMatch(float(ncc[best]), max_delay_ms - best * 1000 / RATE, ratio)
 
 
 def _fft_size(at_least: int) -> int:
