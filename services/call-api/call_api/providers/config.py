@@ -6,6 +6,7 @@ is opened per utterance); a Dialog is made per call.
     CALL_API_PIPER_VOICE_PATH=...onnx (default: the packaged en_US-joe-medium; espeak-ng if it fails)
     CALL_API_STT_PROVIDER=pocketsphinx|whisper|deepgram
     CALL_API_WHISPER_MODEL_PATH=dir (default: the packaged tiny.en)  CALL_API_WHISPER_CPU_THREADS
+    CALL_API_WHISPER_PHRASE_HINTS=true|false (the dialog's expected phrases as hotwords)
     CALL_API_DIALOG_PROVIDER=scenario|openai   CALL_API_SCENARIO_PATH=...yaml
     CALL_API_OPENAI_BASE_URL / _API_KEY / _MODEL / _TTS_MODEL
     CALL_API_DEEPGRAM_URL / _API_KEY / _MODEL
@@ -48,6 +49,7 @@ class ProviderSettings(BaseSettings):
     stt_provider: Literal["pocketsphinx", "whisper", "deepgram"] = "pocketsphinx"
     whisper_model_path: Path | None = None  # a CTranslate2 Whisper model directory
     whisper_cpu_threads: int = Field(default=1, ge=0)
+    whisper_phrase_hints: bool = True  # the dialog's expected phrases as Whisper hotwords
     dialog_provider: Literal["scenario", "openai"] = "scenario"
     scenario_path: Path = DEFAULT_SCENARIO
 
@@ -115,7 +117,11 @@ def make_stt(settings: ProviderSettings) -> SpeechToText:
             finish_timeout=settings.stt_finish_timeout,
         )
     if settings.stt_provider == "whisper":
-        whisper = WhisperSTT(settings.whisper_model_path, cpu_threads=settings.whisper_cpu_threads)
+        whisper = WhisperSTT(
+            settings.whisper_model_path,
+            cpu_threads=settings.whisper_cpu_threads,
+            phrases_as_hotwords=settings.whisper_phrase_hints,
+        )
         whisper.load()  # at start: a broken model fails the worker's start, not the first call
         return whisper
     return PocketsphinxSTT()

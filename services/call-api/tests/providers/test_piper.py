@@ -22,6 +22,7 @@ THREE_SENTENCES = "Hello there. This is the second sentence. And here is a third
 @pytest.fixture
 def counted_sentences(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every sentence handed to the synthesiser, in order (the real synthesis still runs)."""
+    PiperTTS()  # loaded (and its warm-up word spoken) before counting starts
     started: list[str] = []
     real = piper.synthesize_sentence
 
@@ -56,6 +57,22 @@ async def test_the_packaged_voice_streams_pcm_per_sentence(counted_sentences: li
     assert 2.0 < len(pcm) / 2 / tts.sample_rate < 8.0
     peak = max(abs(int.from_bytes(pcm[i : i + 2], "little", signed=True)) for i in range(0, len(pcm), 2))
     assert 20000 < peak <= 32767  # normalised speech, not silence
+
+
+def test_the_first_sentence_is_cut_after_its_first_comma() -> None:
+    assert piper.speech_units("Which day suits you, Monday, Wednesday or Friday? Take your time.") == [
+        "Which day suits you,",
+        "Monday, Wednesday or Friday?",
+        "Take your time.",
+    ]
+    assert piper.speech_units("Hello Ann, this is the clinic. Fine, thanks.") == [
+        "Hello Ann,",
+        "this is the clinic.",
+        "Fine, thanks.",
+    ]
+    # a one-word part would sound clipped: the next comma, or no cut
+    assert piper.speech_units("Yes, of course, we can.") == ["Yes, of course,", "we can."]
+    assert piper.speech_units("Sorry, no.") == ["Sorry, no."]
 
 
 async def test_closing_the_stream_starts_no_further_sentence(counted_sentences: list[str]) -> None:

