@@ -140,13 +140,16 @@ async def piper_pcm(tts: PiperTTS, text: str) -> bytes:
 async def test_piper_speech_is_recognised_by_pocketsphinx(clinic_dialog) -> None:
     tts, stt = PiperTTS(), PocketsphinxSTT()
     right, total, right_intent, misses = 0, 0, 0, []
+    rendered: dict[str, bytes] = {}
     for state, phrases in every_state_phrases(clinic_dialog(contact_name="Anna")):
         intents = (
             *clinic_dialog().scenario.states[state].intents,
             *clinic_dialog().scenario.global_intents,
         )
         for phrase in phrases:
-            pcm = await piper_pcm(tts, phrase)
+            if phrase not in rendered:  # the global phrases recur in every state: render them once
+                rendered[phrase] = await piper_pcm(tts, phrase)
+            pcm = rendered[phrase]
             session = await stt.open(phrases)
             for offset in range(0, len(pcm), FRAME):
                 await session.feed(pcm[offset : offset + FRAME])
