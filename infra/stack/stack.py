@@ -117,6 +117,7 @@ def write_config() -> dict[str, str]:
     }
     if os.environ.get(FACTORY_ENV):
         call_api_env["CALL_API_ORCHESTRATOR_FACTORY"] = os.environ[FACTORY_ENV]
+        call_api_env["PYTHONPATH"] = str(ROOT)  # test factories live in tests.support.factories
     values = {
         "ROOT": str(ROOT),
         "RUN_DIR": str(RUN_DIR),

@@ -16,7 +16,7 @@ from voicebot_callsim.call import GatewayCall
 from tests.chaos.report import Row
 from tests.support.stack import LocalStack
 
-ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
+ECHO_FACTORY = "tests.support.factories:create_echo_orchestrator"
 MAX_RECOVERY_SECONDS = 10.0  # "new calls work again within a few seconds"
 
 

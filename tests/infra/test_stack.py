@@ -31,7 +31,7 @@ PORT_KEYS = (
     "CALL_API_2_PORT",
 )
 # For the tests that only start and stop the stack (no call): no TTS/STT work at all.
-ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
+ECHO_FACTORY = "tests.support.factories:create_echo_orchestrator"
 
 
 def pid_alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from tests.support.procs import REPO_ROOT, VENV_BIN, Proc, free_port, http_ok, wait_until
 
 CALL_API_DIR = REPO_ROOT / "services" / "call-api"
-TEST_FACTORIES = "call_api.orchestrator.testing"
+TEST_FACTORIES = "tests.support.factories"
 
 
 def factory_path(name: str) -> str:
@@ -55,6 +55,7 @@ class CallApiServer:
             "CALL_API_ORCHESTRATOR_FACTORY": factory,
             "CALL_API_INSTANCE_NAME": f"call-api-test-{self.port}",
             "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO_ROOT),  # the test factories: tests.support.factories
             **(env or {}),
         }
         self.proc: Proc | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from call_api.app import create_app
-from call_api.orchestrator.testing import closed_event
+from tests.support.factories import closed_event
 from call_api.registry import active_call_key
 from call_api.settings import Settings
 from fastapi import FastAPI
