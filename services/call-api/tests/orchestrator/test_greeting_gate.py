@@ -45,7 +45,8 @@ async def test_without_bot_leg_ready_it_greets_after_the_timeout(
 
 
 async def test_a_whole_dialog(new_call) -> None:
-    call = new_call(replies=["Goodbye."])
+    # A long silence timeout: the caller's turn must end on the VAD's end of speech.
+    call = new_call(replies=["Goodbye."], silence_timeout=30.0)
     call.stt.transcripts.append("yes please")
     call.start()
     t = call.timeline

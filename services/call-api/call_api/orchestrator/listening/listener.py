@@ -44,6 +44,7 @@ class Listener:
         )
         self._frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUED_FRAMES)
         self._speaking = False
+        self._speech_starts = 0  # caller_speech{speaking:true} events so far
         self._speech_changed = asyncio.Event()
         self._vad_speech_end_ms: float | None = None
 
@@ -57,7 +58,9 @@ class Listener:
 
     def on_caller_speech(self, event: CallerSpeech) -> None:
         self._speaking = event.speaking
-        if not event.speaking:
+        if event.speaking:
+            self._speech_starts += 1
+        else:
             self._vad_speech_end_ms = event.at_ms
         self._speech_changed.set()
 
@@ -66,13 +69,14 @@ class Listener:
         """One utterance: from the caller's first voiced frame (or `silence_timeout` without one)
         to the VAD's end of speech (or `max_utterance_seconds`). Raises ProviderError."""
         cfg = self.settings
+        starts = self._speech_starts
         while not self._frames.empty():
             self._frames.get_nowait()
         session = await within(self.stt.open(expected_phrases), cfg.provider_timeout, "stt", "opening")
         try:
             for frame in list(self._preroll):
                 await session.feed(frame)
-            await self._feed_until_end_of_speech(session)
+            await self._feed_until_end_of_speech(session, starts)
             speech_end = time.monotonic()
             while not self._frames.empty():
                 await session.feed(self._frames.get_nowait())
@@ -84,12 +88,14 @@ class Listener:
         log.info("caller said", extra={"text": result.text})
         return Heard(result.text, speech_end, stt_seconds, self._vad_speech_end_ms)
 
-    async def _feed_until_end_of_speech(self, session: SttSession) -> None:
+    async def _feed_until_end_of_speech(self, session: SttSession, starts: int) -> None:
+        """`starts`: the speech starts counted when listen() began; one since then counts even if
+        it already ended (a short utterance while the STT session was opening)."""
         loop = asyncio.get_running_loop()
         started = self._speaking
         deadline = loop.time() + self.settings.silence_timeout
         while True:
-            if not started and self._speaking:
+            if not started and (self._speaking or self._speech_starts > starts):
                 started = True
                 deadline = loop.time() + self.settings.max_utterance_seconds
             if started and not self._speaking:
