@@ -86,11 +86,14 @@ class Orchestrator:
         return result
 
     def _result_of(self, ended: ExceptionGroup[Exception]) -> CallResult | None:
-        """The first CallEnd raised decides; any other exception is a bug: internal_error."""
+        """The first exception raised decides: a CallEnd its result, anything else (a bug)
+        internal_error. A bug in a task that was already ending is logged too."""
+        for exc in ended.exceptions:
+            if not isinstance(exc, CallEnd):
+                log.error("call task failed", exc_info=exc)
         first = ended.exceptions[0]
         if isinstance(first, CallEnd):
             return first.result
-        log.error("call task failed", exc_info=first)
         return CallResult(EndReason.INTERNAL_ERROR, "internal error")
 
     async def aclose(self) -> None:
