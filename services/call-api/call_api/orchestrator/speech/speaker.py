@@ -130,6 +130,8 @@ class Speaker:
         except asyncio.CancelledError:
             task.cancel()
             await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # retrieved: the call is ending anyway
             raise
         if speech.interrupted:
             if not task.cancelled():
