@@ -86,13 +86,18 @@ class FakeMediaSession:
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.unavailable = False  # every command raises MediaUnavailable
+        self.finish_held: asyncio.Event | None = None  # playback_finished of an ended stream waits
         self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue()
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._streams: dict[str, tuple[int, int]] = {}  # stream id → (sample rate, PCM bytes)
         self._open: str | None = None
+        self._later: asyncio.Task[None] | None = None
 
     def push(self, event: MediaEvent) -> None:
         self._events.put_nowait(event)
+
+    def push_audio(self, frame: bytes) -> None:
+        self._audio.put_nowait(frame)
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while (event := await self._events.get()) is not None:
@@ -121,7 +126,17 @@ class FakeMediaSession:
 
     async def end_playback(self, stream_id: str) -> None:
         self._command("end_playback", stream_id)
-        self.push(PlaybackFinished(stream_id=stream_id, played_ms=self._played_ms(stream_id)))
+        finished = PlaybackFinished(stream_id=stream_id, played_ms=self._played_ms(stream_id))
+        if self.finish_held is None:
+            self.push(finished)
+            return
+        held = self.finish_held
+
+        async def finish_later() -> None:
+            await held.wait()
+            self.push(finished)
+
+        self._later = asyncio.create_task(finish_later())
 
     async def stop_playback(self, stream_id: str | None = None) -> None:
         self._command("stop_playback", stream_id)
@@ -132,6 +147,8 @@ class FakeMediaSession:
 
     async def close(self) -> None:
         self.timeline.add("media", "close", None)
+        if self._later is not None:
+            self._later.cancel()
         self._events.put_nowait(None)
         self._audio.put_nowait(None)
 
@@ -182,6 +199,7 @@ class FakeSttSession:
         self.stt = stt
 
     async def feed(self, pcm: bytes) -> SttResult | None:
+        self.stt.fed.append(pcm)
         return None
 
     async def finish(self) -> SttResult:
@@ -198,6 +216,7 @@ class FakeSTT:
         self.timeline = timeline
         self.transcripts: deque[str] = deque()
         self.failures = 0
+        self.fed: list[bytes] = []  # every frame fed to any session
 
     async def open(self, phrases: Sequence[str] = ()) -> FakeSttSession:
         self.timeline.add("stt", "open")
