@@ -64,7 +64,9 @@ class MediaClient:
             error = MediaApiError.model_validate_json(payload)
         except ValidationError:
             error = MediaApiError(code="media_error", message=f"HTTP {status}: {payload[:200]!r}")
-        if status >= 500 or error.code == "media_unavailable":
+        # 502 media_error is the service refusing this request (e.g. a second connect): the call
+        # goes on; only an unreachable media plane (503/504) is a media failure.
+        if status in (503, 504) or error.code == "media_unavailable":
             raise MediaUnavailable(f"{error.code}: {error.message}")
         raise MediaRequestError(error.code, error.message)
 

@@ -104,7 +104,14 @@ ClientMessage = Annotated[
     CallStart | MediasoupRequest | CallTerminated | PlaybackAck | Dtmf | TransferResult,
     Field(discriminator="event"),
 ]
-CLIENT_EVENTS = ("call_start", "mediasoup_request", "call_terminated", "playback_ack", "dtmf", "transfer_result")
+CLIENT_EVENTS = (
+    "call_start",
+    "mediasoup_request",
+    "call_terminated",
+    "playback_ack",
+    "dtmf",
+    "transfer_result",
+)
 
 
 # --- server → client -------------------------------------------------------
@@ -128,6 +135,7 @@ class MediasoupResponsePayload(Payload):
     ok: bool = True
     data: dict[str, Any] | None = None
     error: str | None = None
+    code: str | None = None  # additive: with ok=false, the refusal's code (docs/media-signalling.md)
 
 
 class MediasoupResponse(Message):
