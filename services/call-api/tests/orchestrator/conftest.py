@@ -214,6 +214,7 @@ class FakeSttSession:
 
 
 class FakeSTT:
+    final_timeout: float | None = None
     name = "fake"
 
     def __init__(self, timeline: Timeline) -> None:
