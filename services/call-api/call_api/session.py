@@ -35,6 +35,8 @@ from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_fo
 from voicebot_tracing.context import set_call
 
 from call_api import metrics
+from call_api.auth import AuthRefusal, Authenticator, GatewayIdentity
+from call_api.auth.identity import ANONYMOUS
 from call_api.call_state import CallLifecycle, CallState
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
 from call_api.registry import CallRegistry
@@ -72,15 +74,19 @@ class CallSession:
         settings: Settings,
         registry: CallRegistry,
         factory: OrchestratorFactory,
+        authenticator: Authenticator,
     ) -> None:
         self.websocket = websocket
+        self.authenticator = authenticator
+        self.identity: GatewayIdentity = ANONYMOUS
         self.settings = settings
         self.registry = registry
         self.factory = factory
         self.lifecycle = CallLifecycle()
         self.header_trace_id = trace_id_from_header(websocket)
         self.trace_id = self.header_trace_id or new_trace_id()
-        self.call_id: str | None = None
+        self.call_id: str | None = None  # scoped: `<gateway>~<call_id>` (see GatewayIdentity)
+        self.client_call_id: str | None = None  # as the client named it
         self.token = registry.new_token()
         self.errors = 0
         self.client_gone = False
@@ -93,24 +99,46 @@ class CallSession:
 
     # --- the whole call -----------------------------------------------------
 
-    async def _deny_handshake(self) -> None:
-        """A draining instance refuses the upgrade itself with HTTP 503: a gateway (nginx's
-        proxy_next_upstream) can then retry the call on another instance, which it cannot do once
-        the WebSocket is open."""
-        refusal = CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
-        log.info("handshake refused: draining")
+    async def _deny_handshake(self, status: int, refusal: CallFailed) -> None:
+        """Refuse the upgrade itself with an HTTP answer: 503 while draining, so that a gateway
+        (nginx's proxy_next_upstream) can retry the call on another instance, which it cannot do
+        once the WebSocket is open; 401/403 for a missing or refused credential."""
         try:
             await self.websocket.send_denial_response(
-                Response(refusal.to_json(), status_code=503, media_type="application/json")
+                Response(refusal.to_json(), status_code=status, media_type="application/json")
             )
         except RuntimeError:  # a server without the websocket.http.response extension
-            await self.websocket.close(code=CloseCode.TRY_AGAIN_LATER, reason=FailureCode.SERVER_DRAINING)
+            close_code = CloseCode.TRY_AGAIN_LATER if status == 503 else CloseCode.POLICY_VIOLATION
+            await self.websocket.close(code=close_code, reason=str(refusal.code))
         self.lifecycle.advance(CallState.CLOSED)
+
+    async def _authenticate(self) -> bool:
+        """The credential, checked before the upgrade (docs/security.md); the credential is never logged."""
+        try:
+            self.identity = await self.authenticator.authenticate(
+                self.websocket.headers, self.websocket.query_params
+            )
+        except AuthRefusal as refusal:
+            metrics.auth_refused(refusal.code)
+            client = self.websocket.client.host if self.websocket.client else None
+            log.warning("handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client})
+            await self._deny_handshake(refusal.status, CallFailed(reason=refusal.reason, code=refusal.code))
+            return False
+        if not self.identity.may_set_trace_id and self.header_trace_id is not None:
+            self.header_trace_id = None  # an untrusted client cannot choose a trace id
+            self.trace_id = new_trace_id()
+            set_call(None, self.trace_id)
+        return True
 
     async def serve(self) -> None:
         set_call(None, self.trace_id)
+        if not await self._authenticate():
+            return
         if self.registry.draining:
-            await self._deny_handshake()
+            log.info("handshake refused: draining")
+            await self._deny_handshake(
+                503, CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
+            )
             return
         try:
             await self.websocket.accept()
@@ -130,7 +158,14 @@ class CallSession:
             if start is None:
                 return
             self.lifecycle.advance(CallState.STARTING)
-            self.call_id = start.payload.call_id
+            if self.identity.call_id is not None and self.identity.call_id != start.payload.call_id:
+                await self._refuse(
+                    FailureCode.UNAUTHORIZED, "the call token is for another call_id", CloseCode.UNAUTHORIZED
+                )
+                return
+            self.client_call_id = start.payload.call_id
+            # Inside call-api and the media plane a call is named within its gateway's namespace.
+            self.call_id = self.identity.scoped_call_id(start.payload.call_id)
             if self.header_trace_id is None:
                 self.trace_id = normalize_trace_id(start.payload.trace_id) or self.trace_id
             set_call(self.call_id, self.trace_id)
@@ -151,7 +186,7 @@ class CallSession:
                 if not claimed:
                     await self._refuse(
                         FailureCode.DUPLICATE_CALL,
-                        f"call {self.call_id} is already active",
+                        f"call {self.client_call_id} is already active",
                         CloseCode.DUPLICATE_CALL,
                     )
                     return
@@ -244,7 +279,7 @@ class CallSession:
         assert self.call_id is not None
         self.lifecycle.advance(CallState.ACTIVE)
         await self.send(
-            CallAccepted(payload=CallAcceptedPayload(call_id=self.call_id, trace_id=self.trace_id))
+            CallAccepted(payload=CallAcceptedPayload(call_id=self.client_call_id, trace_id=self.trace_id))
         )
         log.info("call accepted", extra={"instance": self.settings.instance})
         run_task = asyncio.create_task(

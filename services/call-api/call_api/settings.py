@@ -4,8 +4,10 @@ import socket
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from call_api.auth.keys import parse_gateway_keys
 
 DEFAULT_FACTORY = "call_api.orchestrator.factory:create_orchestrator_instance"
 
@@ -29,6 +31,23 @@ class Settings(BaseSettings):
     trace_exporter: Literal["none", "console", "otlp"] | None = None
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    # Gateway authentication (docs/security.md): `<gateway_id>:<sha256 hex of the key>,...`.
+    gateway_keys: str = ""
+    token_secret: str | None = Field(default=None, min_length=32)  # HMAC key of call tokens
+    allowed_origins: str = ""  # comma-separated browser origins, e.g. https://phone.example.com
+    auth_required: bool = True  # false only for a closed lab: every handshake is then anonymous
+    call_token_ttl_seconds: int = Field(default=60, ge=1)
+    call_token_max_ttl_seconds: int = Field(default=3600, ge=1)
+
+    @field_validator("gateway_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_gateway_keys(value)  # a typo in a key entry stops the service at start, not per call
+        return value
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
     @cached_property
     def instance(self) -> str:
