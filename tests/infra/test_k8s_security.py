@@ -26,7 +26,8 @@ def selects(selector: Doc, labels: dict[str, str]) -> bool:
 
 def policies_of(docs: list[Doc], labels: dict[str, str], direction: str) -> list[Doc]:
     return [
-        p for p in docs
+        p
+        for p in docs
         if p["kind"] == "NetworkPolicy"
         and direction in p["spec"].get("policyTypes", [])
         and selects(p["spec"]["podSelector"], labels)
@@ -56,7 +57,9 @@ def rule_allows(rule: Doc, peer_key: str, peer_labels: dict[str, str] | None, po
 def allowed(docs: list[Doc], src: dict[str, str] | None, dst: dict[str, str] | None, port: int) -> bool:
     if src is not None:
         egress = policies_of(docs, src, "Egress")
-        if egress and not any(rule_allows(r, "to", dst, port) for p in egress for r in p["spec"].get("egress", [])):
+        if egress and not any(
+            rule_allows(r, "to", dst, port) for p in egress for r in p["spec"].get("egress", [])
+        ):
             return False
     if dst is not None:
         ingress = policies_of(docs, dst, "Ingress")

@@ -35,7 +35,7 @@ from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_fo
 from voicebot_tracing.context import set_call
 
 from call_api import metrics
-from call_api.auth import AuthRefusal, Authenticator, GatewayIdentity
+from call_api.auth import Authenticator, AuthRefusal, GatewayIdentity
 from call_api.auth.identity import ANONYMOUS
 from call_api.call_state import CallLifecycle, CallState
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
@@ -53,6 +53,8 @@ CLOSE_CODE_FOR_END: dict[EndReason, CloseCode] = {
     EndReason.SERVER_SHUTDOWN: CloseCode.GOING_AWAY,
     EndReason.TOO_MANY_ERRORS: CloseCode.TOO_MANY_ERRORS,
     EndReason.INTERNAL_ERROR: CloseCode.INTERNAL_ERROR,
+    EndReason.MAX_DURATION: CloseCode.NORMAL,
+    EndReason.CALLER_SILENCE: CloseCode.NORMAL,
 }
 
 # Before acceptance a bad first frame is refused with the close code that names the problem.
@@ -121,7 +123,9 @@ class CallSession:
         except AuthRefusal as refusal:
             metrics.auth_refused(refusal.code)
             client = self.websocket.client.host if self.websocket.client else None
-            log.warning("handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client})
+            log.warning(
+                "handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client}
+            )
             await self._deny_handshake(refusal.status, CallFailed(reason=refusal.reason, code=refusal.code))
             return False
         if not self.identity.may_set_trace_id and self.header_trace_id is not None:
@@ -287,9 +291,16 @@ class CallSession:
         )
         end_wait = asyncio.create_task(self._end_requested.wait(), name=f"call:{self.call_id}:end-wait")
         keepalive = asyncio.create_task(self._keep_claim_alive(), name=f"call:{self.call_id}:claim-keepalive")
+        time_limit = asyncio.get_running_loop().call_later(
+            self.settings.max_call_seconds,
+            self.request_end,
+            EndReason.MAX_DURATION,
+            f"the call reached its maximum duration ({self.settings.max_call_seconds:g} s)",
+        )
         try:
             await asyncio.wait({run_task, end_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            time_limit.cancel()
             for task in (end_wait, keepalive, run_task):
                 task.cancel()
             await asyncio.gather(end_wait, keepalive, run_task, return_exceptions=True)

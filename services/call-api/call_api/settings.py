@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     call_ttl_seconds: int = Field(default=30, ge=3)
     orchestrator_close_timeout: float = Field(default=10.0, gt=0)
     send_timeout: float = Field(default=10.0, gt=0)
+    max_call_seconds: float = Field(default=3600.0, gt=0)  # then call_ended max_duration
     # None: "otlp" when an endpoint is known (otlp_endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     trace_exporter: Literal["none", "console", "otlp"] | None = None
     otlp_endpoint: str | None = None

@@ -1,7 +1,13 @@
-from collections.abc import Callable, Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from call_api.app import create_app
+from call_api.settings import Settings
+from fastapi import FastAPI
 
 from tests.support.callapi import CallApiServer, factory_path
 from tests.support.redis import RedisServer
@@ -52,3 +58,28 @@ def start_call_api(redis_server: RedisServer, log_dir: Path) -> Iterator[Callabl
     yield start
     for server in started:
         server.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """settings.bind names the port; the app is served until the block ends."""
+    host, port = settings.bind.rsplit(":", 1)
+    app = create_app(settings, configure_logging=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=int(port), log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if serving.done():
+                    serving.result()  # raises the reason it could not start
+                await asyncio.sleep(0.01)
+        yield app
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(10):
+            await serving
+
+
+@pytest.fixture
+def serve() -> Callable[[Settings], contextlib.AbstractAsyncContextManager[FastAPI]]:
+    return serve_app

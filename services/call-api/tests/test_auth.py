@@ -1,19 +1,17 @@
 """Gateway authentication: keys, call tokens, origins — the pure parts, then the handshake of a real
 uvicorn server in the test's loop (refused before the upgrade with HTTP 401/403 and a JSON body)."""
 
-import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-import uvicorn
 import websockets
-from call_api.app import create_app
 from call_api.auth import (
-    AuthRefusal,
     Authenticator,
+    AuthRefusal,
     hash_key,
     mint_call_token,
     new_gateway_key,
@@ -22,6 +20,7 @@ from call_api.auth import (
 )
 from call_api.auth.__main__ import main as auth_cli
 from call_api.settings import Settings
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from tests.support.callapi import call_start, factory_path, recv_json
@@ -29,6 +28,7 @@ from tests.support.procs import free_port
 from tests.support.redis import RedisServer
 
 SECRET = b"s" * 32
+Serve = Callable[[Settings], contextlib.AbstractAsyncContextManager[FastAPI]]
 
 
 def test_a_minted_token_verifies_and_a_tampered_one_does_not() -> None:
@@ -93,7 +93,9 @@ async def test_authenticator_outcomes() -> None:
     assert got == [(401, "unauthorized")] * 4 + [(403, "forbidden_origin")]
 
 
-def test_cli_mints_a_token_the_server_accepts(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_mints_a_token_the_server_accepts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert auth_cli(["new-key", "--gateway", "pbx"]) == 0
     out = capsys.readouterr().out.splitlines()
     key = out[0].removeprefix("GATEWAY_KEY=")
@@ -113,7 +115,7 @@ OTHER_KEY = new_gateway_key()
 
 
 @pytest.fixture
-async def auth_server(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+async def auth_server(tmp_path: Path, serve: Serve) -> AsyncIterator[tuple[str, str]]:
     redis = RedisServer(tmp_path).start()
     port = free_port()
     settings = Settings(
@@ -124,17 +126,11 @@ async def auth_server(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
         token_secret=SECRET.decode(),
         allowed_origins="https://phone.example.com",
     )
-    app = create_app(settings, configure_logging=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for "started")
-            await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}/api/v1/call", f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    async with asyncio.timeout(10):
-        await serving
-    redis.stop()
+    try:
+        async with serve(settings):
+            yield f"ws://127.0.0.1:{port}/api/v1/call", f"http://127.0.0.1:{port}"
+    finally:
+        redis.stop()
 
 
 async def refused(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
@@ -187,7 +183,9 @@ async def test_a_key_by_header_or_query_and_a_token_once(auth_server: tuple[str,
 
 async def test_call_ids_live_in_their_gateways_namespace(auth_server: tuple[str, str]) -> None:
     url, _ = auth_server
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}, proxy=None) as ws:
+    async with websockets.connect(
+        url, additional_headers={"Authorization": f"Bearer {KEY}"}, proxy=None
+    ) as ws:
         await ws.send(call_start("same-id"))
         assert (await recv_json(ws, 5.0))["event"] == "call_accepted"
         other_gateway = await accepted(url, "same-id", {"Authorization": f"Bearer {OTHER_KEY}"})
@@ -211,18 +209,25 @@ async def test_the_token_endpoint_mints_for_a_gateway_key_only(auth_server: tupl
 
     url, http = auth_server
     async with aiohttp.ClientSession() as client:
-        async with client.post(f"{http}/api/v1/call-tokens", json={"call_id": "m1", "ttl_seconds": 30},
-                               headers={"Authorization": f"Bearer {KEY}"}) as response:
+        async with client.post(
+            f"{http}/api/v1/call-tokens",
+            json={"call_id": "m1", "ttl_seconds": 30},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as response:
             assert response.status == 201
             minted = await response.json()
         assert minted["gateway_id"] == "gw1" and minted["expires_at"] <= time.time() + 31
-        async with client.post(f"{http}/api/v1/call-tokens",
-                               headers={"Authorization": f"Bearer {minted['token']}"}) as response:
+        async with client.post(
+            f"{http}/api/v1/call-tokens", headers={"Authorization": f"Bearer {minted['token']}"}
+        ) as response:
             assert response.status == 401, "a call token cannot mint another"
         async with client.post(f"{http}/api/v1/call-tokens") as response:
             assert response.status == 401
             assert (await response.json())["code"] == "unauthorized"
-        async with client.post(f"{http}/api/v1/call-tokens", data=b'{"ttl_seconds": -1}',
-                               headers={"Authorization": f"Bearer {KEY}"}) as response:
+        async with client.post(
+            f"{http}/api/v1/call-tokens",
+            data=b'{"ttl_seconds": -1}',
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as response:
             assert response.status == 400
     assert (await accepted(f"{url}?token={minted['token']}", "m1"))["event"] == "call_accepted"

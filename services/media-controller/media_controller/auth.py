@@ -1,5 +1,6 @@
-"""The controller's own door: every route but the probes and /metrics requires `Authorization: Bearer <secret>`
-(MEDIA_CONTROLLER_API_SECRET, shared with call-api), compared in constant time. A refusal is
+"""The controller's own door: every route but the probes and /metrics requires
+`Authorization: Bearer <secret>` (MEDIA_CONTROLLER_API_SECRET, shared with call-api), compared in
+constant time. A refusal is
 HTTP 401 with a MediaApiError body, code `unauthorized`."""
 
 import hmac
@@ -37,8 +38,9 @@ def require_secret(secret: str) -> Callable[[web.Request, Handler], Awaitable[we
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in OPEN_PATHS or bearer_matches(request.headers.get("authorization"), secret):
             return await handler(request)
-        log.warning("request refused: bad or missing secret",
-                    extra={"path": request.path, "client": request.remote})
+        log.warning(
+            "request refused: bad or missing secret", extra={"path": request.path, "client": request.remote}
+        )
         body = MediaApiError(code="unauthorized", message="Authorization: Bearer <secret> required").to_json()
         return web.Response(text=body, status=401, content_type="application/json")
 

@@ -11,7 +11,13 @@ SECRET = "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
 
 
 def test_weak_secrets_are_refused_at_start() -> None:
-    for weak in ("", "short", "REPLACE-WITH-A-RANDOM-SECRET-OF-LENGTH", "a" * 40, "change-me-change-me-change-me-1234"):
+    for weak in (
+        "",
+        "short",
+        "REPLACE-WITH-A-RANDOM-SECRET-OF-LENGTH",
+        "a" * 40,
+        "change-me-change-me-change-me-1234",
+    ):
         with pytest.raises(ValueError):
             check_secret_strength("MEDIA_CONTROLLER_API_SECRET", weak)
     check_secret_strength("MEDIA_CONTROLLER_API_SECRET", SECRET)

@@ -9,8 +9,20 @@ CARRIER = DestinationPolicy(parse_networks("203.0.113.0/24, 2001:db8::/32"), fro
 
 
 @pytest.mark.parametrize(
-    "ip", ["127.0.0.2", "127.0.0.3", "255.255.255.255", "224.0.0.1", "169.254.169.254", "0.0.0.0", "10.0.0.1",
-           "::ffff:169.254.169.254", "ff02::1", "fe80::1", "::"]
+    "ip",
+    [
+        "127.0.0.2",
+        "127.0.0.3",
+        "255.255.255.255",
+        "224.0.0.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "10.0.0.1",
+        "::ffff:169.254.169.254",
+        "ff02::1",
+        "fe80::1",
+        "::",
+    ],
 )
 def test_local_policy_refuses_everything_but_its_gateway(ip: str) -> None:
     with pytest.raises(PolicyRefusal) as refused:

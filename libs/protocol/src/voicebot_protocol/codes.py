@@ -59,3 +59,5 @@ class EndReason(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     TOO_MANY_ERRORS = "too_many_errors"
     INTERNAL_ERROR = "internal_error"
+    MAX_DURATION = "max_duration"  # the call reached CALL_API_MAX_CALL_SECONDS
+    CALLER_SILENCE = "caller_silence"  # no caller RTP for the caller-silence limit

@@ -1,9 +1,9 @@
 """`python -m call_api.auth`: make gateway keys and mint call tokens.
 
-  new-key --gateway ID     a new key, and the CALL_API_GATEWAY_KEYS entry that admits it
-  hash KEY                 the entry for an existing key
-  mint --key KEY [--call-id ID] [--ttl SECONDS]
-                           a call token (reads CALL_API_GATEWAY_KEYS and CALL_API_TOKEN_SECRET)"""
+new-key --gateway ID     a new key, and the CALL_API_GATEWAY_KEYS entry that admits it
+hash KEY                 the entry for an existing key
+mint --key KEY [--call-id ID] [--ttl SECONDS]
+                         a call token (reads CALL_API_GATEWAY_KEYS and CALL_API_TOKEN_SECRET)"""
 
 import argparse
 import os

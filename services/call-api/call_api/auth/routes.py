@@ -43,8 +43,14 @@ async def mint(request: Request) -> JSONResponse:
             raise AuthRefusal(401, "unauthorized", "call tokens are not enabled (no token secret)")
     except AuthRefusal as refusal:
         metrics.auth_refused(refusal.code)
-        log.warning("call token refused", extra={"code": refusal.code, "why": refusal.reason,
-                                                 "client": request.client.host if request.client else None})
+        log.warning(
+            "call token refused",
+            extra={
+                "code": refusal.code,
+                "why": refusal.reason,
+                "client": request.client.host if request.client else None,
+            },
+        )
         return _error(refusal.status, refusal.code, refusal.reason)
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
@@ -59,7 +65,11 @@ async def mint(request: Request) -> JSONResponse:
     )
     log.info("call token minted", extra={"gateway_id": identity.gateway_id, "ttl_seconds": ttl})
     return JSONResponse(
-        {"token": token, "gateway_id": claims.gateway_id, "call_id": claims.call_id,
-         "expires_at": claims.expires_at},
+        {
+            "token": token,
+            "gateway_id": claims.gateway_id,
+            "call_id": claims.call_id,
+            "expires_at": claims.expires_at,
+        },
         status_code=201,
     )

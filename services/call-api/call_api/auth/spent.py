@@ -25,7 +25,9 @@ class SpentTokens:
             return False
         if self.store is None:
             return True
-        claimed = await self.store.set_if_absent(SPENT_KEY.format(nonce=nonce), "1", max(expires_at - now, 1.0))
+        claimed = await self.store.set_if_absent(
+            SPENT_KEY.format(nonce=nonce), "1", max(expires_at - now, 1.0)
+        )
         return claimed is not False  # None: Redis unavailable, the local table decided
 
     def _spend_locally(self, nonce: str, expires_at: float, now: float) -> bool:
