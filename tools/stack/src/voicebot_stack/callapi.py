@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from voicebot_stack import specs
+from voicebot_stack import credentials, specs
 from voicebot_stack.launch import process, start_until_ready
 from voicebot_stack.probes import http_ok
 from voicebot_stack.procs import Proc, free_port, wait_until
@@ -98,9 +98,8 @@ class CallApiServer:
         found: list[dict[str, Any]] = []
 
         def logged() -> bool:
-            found[:] = [
-                r for r in self.log_records(message) if call_id is None or r.get("call_id") == call_id
-            ]
+            wanted = None if call_id is None else {call_id, credentials.scoped_call_id(call_id)}
+            found[:] = [r for r in self.log_records(message) if wanted is None or r.get("call_id") in wanted]
             return bool(found)
 
         wait_until(logged, timeout, f"log line {message!r} of call {call_id}")
