@@ -62,8 +62,9 @@ def test_supervisord_program_is_rendered_from_the_spec(tmp_path: Path) -> None:
     assert environment["CALL_API_GREETING"].strip('"') == "100% sure"  # % survives supervisord's expansion
     assert environment["CALL_API_BIND"].strip('"') == "127.0.0.1:8500"
     redis = parser["program:redis"]
-    assert shlex.split(redis["command"])[-8:] == [
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"
+    assert shlex.split(redis["command"])[3:15] == [
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+        "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
     ]  # fmt: skip
 
 

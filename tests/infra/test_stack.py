@@ -15,6 +15,7 @@ from voicebot_callsim.raw import call_start, connect, instance_of, recv_json, tr
 from voicebot_stack.probes import http_ok as stack_http_ok
 from voicebot_stack.procstat import alive as pid_alive
 from voicebot_stack.procstat import children
+from websockets.exceptions import InvalidStatus
 
 from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
@@ -50,10 +51,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack
         assert stopped.returncode == 0, stopped.stderr
 
 
-def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
+def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
     local, stdout = stack
     values = local.values()
-    assert stdout.splitlines() == [f"WSS_URL={values['WSS_URL']}", f"CA_FILE={values['CA_FILE']}"]
+    assert stdout.splitlines() == [
+        f"WSS_URL={values['WSS_URL']}",
+        f"CA_FILE={values['CA_FILE']}",
+        f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
+    ]
+    assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
     assert Path(values["CA_FILE"]).is_file()
     ports = [int(values[key]) for key in PORT_KEYS]
@@ -87,7 +93,9 @@ async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalSt
     context = ssl.create_default_context(cafile=values["CA_FILE"])
     served = set()
     for index in range(4):
-        async with await connect(values["WSS_URL"], ssl=context) as ws:
+        token = values["GATEWAY_TOKEN"]  # the printed credential, by header or by query
+        url = values["WSS_URL"] + (f"?token={token}" if index % 2 else "")
+        async with await connect(url, ssl=context, token=None if index % 2 else token) as ws:
             served.add(instance_of(ws))
             await ws.send(call_start(f"stack-{index}-{os.getpid()}"))
             accepted = await recv_json(ws, 10)
@@ -102,6 +110,28 @@ async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalSt
     assert {
         r["call_api_instance"] for r in access if r["uri"] == "/api/v1/call" and r["status"] == 101
     } >= served
+    logs = "".join(path.read_text() for path in (local.dir / "logs").glob("*.log*"))
+    logs += (local.dir / "logs" / "nginx-access.json").read_text()
+    assert values["GATEWAY_TOKEN"] not in logs, "a credential was written to a log"
+
+
+async def test_the_stack_refuses_calls_without_its_token(stack: tuple[LocalStack, str]) -> None:
+    local, _ = stack
+    values = local.values()
+    context = ssl.create_default_context(cafile=values["CA_FILE"])
+    for token in (None, "vbk_not-the-key", values["GATEWAY_TOKEN"][:-2]):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(values["WSS_URL"], ssl=context, token=token)
+        response = refused.value.response
+        assert response.status_code == 401, token
+        assert json.loads(response.body) == {
+            "event": "call_failed",
+            "reason": json.loads(response.body)["reason"],
+            "code": "unauthorized",
+        }
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(values["WSS_URL"], {"Origin": "https://evil.example"}, ssl=context)
+    assert refused.value.response.status_code == 403
 
 
 async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> None:
