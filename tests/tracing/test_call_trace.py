@@ -105,19 +105,20 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
     # call-api → media-controller over HTTP: the controller's server span hangs under the
     # call-api's aiohttp client span; the controller's commands to mediasoup under its requests.
     opened = next(s for s in spans if s.name == "POST /v1/sessions")
-    assert opened.kind == SERVER and opened.attributes["call.id"] == call_id
+    media_call_id = scoped_call_id(call_id)  # the media plane names the call within its gateway
+    assert opened.kind == SERVER and opened.attributes["call.id"] == media_call_id
     client = by_id[opened.parent_span_id]  # type: ignore[index]
     assert (client.service, client.kind) == ("call-api", CLIENT)
     assert "factory" in ancestors(client)
     for span in spans:
         if span.service == "media-controller" and span.name.startswith("mediasoup "):
-            assert span.kind == CLIENT and span.attributes["call.id"] == call_id
+            assert span.kind == CLIENT and span.attributes["call.id"] == media_call_id
             assert by_id[span.parent_span_id].service == "media-controller"  # type: ignore[index]
     # … and the mediasoup service's SERVER span of each command under the controller's CLIENT span.
     for span in spans:
         if span.service == "mediasoup":
             caller = by_id[span.parent_span_id]  # type: ignore[index]
-            assert span.kind == SERVER and span.attributes["call.id"] == call_id
+            assert span.kind == SERVER and span.attributes["call.id"] == media_call_id
             assert (caller.service, caller.name, caller.kind) == (
                 "media-controller",
                 f"mediasoup {span.name}",
@@ -142,7 +143,6 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
         assert len(of_call) >= 3, f"{service}: {len(of_call)} lines of the call"
         wrong = [r for r in of_call if r["trace_id"] != trace_id]
         assert not wrong, f"{service}: lines of the call with another trace id: {wrong[:3]}"
-    media_call_id = scoped_call_id(call_id)
     mediasoup_events = {
         r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == media_call_id
     }
