@@ -3,7 +3,7 @@ address, bound to a server-chosen call_id, single use), against a real uvicorn s
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +20,7 @@ from tests.support.procs import free_port
 from tests.support.redis import RedisServer
 
 SECRET = "w" * 32
+StartServer = Callable[..., Awaitable[str]]
 ORIGIN = "https://phone.example.com"
 WEB_TOKEN = "/api/v1/web-token"
 
@@ -34,10 +35,8 @@ def test_the_limiter_allows_a_burst_then_refills_by_the_clock() -> None:
     assert limiter.take("a", now=31.0) == 0
 
 
-
-
 @pytest.fixture
-async def web_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[..., object]]:
+async def web_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartServer]:
     redis = RedisServer(tmp_path).start()
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
@@ -53,7 +52,9 @@ async def web_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
             allowed_origins=ORIGIN,
         )
         app = create_app(settings, configure_logging=False)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        )
         servers.append((server, asyncio.create_task(server.serve())))
         async with asyncio.timeout(10):
             while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for "started")
@@ -68,13 +69,17 @@ async def web_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     redis.stop()
 
 
-async def post(host: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, object], dict[str, str]]:
+async def post(
+    host: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object], dict[str, str]]:
     async with aiohttp.ClientSession() as client:
         async with client.post(f"http://{host}{WEB_TOKEN}", data=b"{}", headers=headers or {}) as response:
             return response.status, await response.json(), dict(response.headers)
 
 
-async def test_a_listed_origin_gets_a_single_use_token_for_one_server_chosen_call(web_server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_listed_origin_gets_a_single_use_token_for_one_server_chosen_call(
+    web_server: StartServer,
+) -> None:
     host = await web_server()
     status, minted, headers = await post(host, {"Origin": ORIGIN})
     assert status == 201, minted
@@ -103,14 +108,14 @@ async def test_a_listed_origin_gets_a_single_use_token_for_one_server_chosen_cal
     assert (failed["event"], failed.get("code")) == ("call_failed", "unauthorized")
 
 
-async def test_other_origins_and_no_origin_are_refused(web_server) -> None:  # type: ignore[no-untyped-def]
+async def test_other_origins_and_no_origin_are_refused(web_server: StartServer) -> None:
     host = await web_server()
     for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {}):
         status, body, _ = await post(host, headers)
         assert (status, body["code"]) == (403, "forbidden_origin"), headers
 
 
-async def test_each_client_address_is_rate_limited(web_server) -> None:  # type: ignore[no-untyped-def]
+async def test_each_client_address_is_rate_limited(web_server: StartServer) -> None:
     host = await web_server(tokens_per_minute="2")
     first = {"Origin": ORIGIN, "X-Real-IP": "203.0.113.7"}  # set by the gateway (a trusted peer)
     assert (await post(host, first))[0] == 201
@@ -121,14 +126,14 @@ async def test_each_client_address_is_rate_limited(web_server) -> None:  # type:
     assert (await post(host, {"Origin": ORIGIN, "X-Real-IP": "203.0.113.8"}))[0] == 201
 
 
-async def test_an_untrusted_peer_cannot_pick_its_address(web_server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_untrusted_peer_cannot_pick_its_address(web_server: StartServer) -> None:
     host = await web_server(tokens_per_minute="1", trusted_proxies="192.0.2.0/24")
     assert (await post(host, {"Origin": ORIGIN, "X-Real-IP": "198.51.100.1"}))[0] == 201
     status, body, _ = await post(host, {"Origin": ORIGIN, "X-Real-IP": "198.51.100.2"})
     assert (status, body["code"]) == (429, "rate_limited"), "X-Real-IP of an untrusted peer is ignored"
 
 
-async def test_without_a_token_secret_the_endpoint_is_off(web_server) -> None:  # type: ignore[no-untyped-def]
+async def test_without_a_token_secret_the_endpoint_is_off(web_server: StartServer) -> None:
     host = await web_server(token_secret=None)
     status, body, _ = await post(host, {"Origin": ORIGIN})
     assert (status, body["code"]) == (503, "web_tokens_disabled")

@@ -54,7 +54,9 @@ class AddressRateLimiter:
         now = time.monotonic() if now is None else now
         rate = self.per_minute / 60.0
         if address not in self._buckets and len(self._buckets) >= LIMITER_MAX_ADDRESSES:
-            self._buckets = {a: b for a, b in self._buckets.items() if b[0] + (now - b[1]) * rate < self.per_minute}
+            self._buckets = {
+                a: b for a, b in self._buckets.items() if b[0] + (now - b[1]) * rate < self.per_minute
+            }
         tokens, at = self._buckets.get(address, (float(self.per_minute), now))
         tokens = min(float(self.per_minute), tokens + (now - at) * rate)
         if tokens < 1.0:
@@ -93,7 +95,9 @@ class WebTokenIssuer:
     @classmethod
     def from_environment(cls) -> "WebTokenIssuer":
         settings = WebTokenSettings()
-        return cls(settings, AddressRateLimiter(settings.tokens_per_minute), parse_networks(settings.trusted_proxies))
+        return cls(
+            settings, AddressRateLimiter(settings.tokens_per_minute), parse_networks(settings.trusted_proxies)
+        )
 
 
 def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -133,7 +137,12 @@ async def web_token(request: Request) -> JSONResponse:
     )
     log.info("web token minted", extra={"call_id": call_id, "client": address})
     return JSONResponse(
-        {"token": token, "gateway_id": claims.gateway_id, "call_id": claims.call_id, "expires_at": claims.expires_at},
+        {
+            "token": token,
+            "gateway_id": claims.gateway_id,
+            "call_id": claims.call_id,
+            "expires_at": claims.expires_at,
+        },
         status_code=201,
         headers={"Cache-Control": "no-store"},
     )
