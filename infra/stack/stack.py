@@ -90,7 +90,8 @@ def read_env() -> dict[str, str]:
 
 def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
-    print(f"CA_FILE={env['CA_FILE']}", flush=True)
+    print(f"CA_FILE={env['CA_FILE']}")
+    print(f"WEB_URL={env.get('WEB_URL', '')}", flush=True)  # the softphone page (docs/softphone.md)
 
 
 def write_config() -> dict[str, str]:
@@ -114,6 +115,9 @@ def write_config() -> dict[str, str]:
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
         "PYTHONUNBUFFERED": "1",
+        # The softphone page's browser call tokens (docs/softphone.md): per stack, for its own origin.
+        "CALL_API_TOKEN_SECRET": secrets.token_hex(32),
+        "CALL_API_ALLOWED_ORIGINS": f"https://127.0.0.1:{https}",
     }
     if os.environ.get(FACTORY_ENV):
         call_api_env["CALL_API_ORCHESTRATOR_FACTORY"] = os.environ[FACTORY_ENV]
@@ -141,6 +145,7 @@ def write_config() -> dict[str, str]:
     env = {
         "WSS_URL": f"wss://127.0.0.1:{https}/api/v1/call",
         "CA_FILE": str(CERTS_DIR / "ca.crt"),
+        "WEB_URL": f"https://127.0.0.1:{https}/",
         "HTTPS_PORT": str(https),
         "HTTP_PORT": str(http),
         "REDIS_PORT": str(redis),

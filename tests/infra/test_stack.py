@@ -58,10 +58,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack
         assert stopped.returncode == 0, stopped.stderr
 
 
-def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
+def test_up_prints_exactly_the_three_lines(stack: tuple[LocalStack, str]) -> None:
     local, stdout = stack
     values = local.values()
-    assert stdout.splitlines() == [f"WSS_URL={values['WSS_URL']}", f"CA_FILE={values['CA_FILE']}"]
+    assert stdout.splitlines() == [
+        f"WSS_URL={values['WSS_URL']}",
+        f"CA_FILE={values['CA_FILE']}",
+        f"WEB_URL={values['WEB_URL']}",
+    ]
+    assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
     assert Path(values["CA_FILE"]).is_file()
     ports = [int(values[key]) for key in PORT_KEYS]
