@@ -62,8 +62,10 @@ class Softphone:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; state {self.state}, "
-                                     f"error {self.js('return window.voicebot.error')}")
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what}; state {self.state}, "
+                    f"error {self.js('return window.voicebot.error')}"
+                )
             time.sleep(0.05)
 
     def call(self, *, muted: bool = True, timeout: float = 20.0) -> None:
@@ -82,7 +84,9 @@ class Softphone:
     def wait_event(self, name: str, timeout: float, since: int = 0, **payload: Any) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             for event in self.events()[since:]:
-                if event["event"] == name and all((event["payload"] or {}).get(k) == v for k, v in payload.items()):
+                if event["event"] == name and all(
+                    (event["payload"] or {}).get(k) == v for k, v in payload.items()
+                ):
                     return event
             return None
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ SILENT_RMS = 0.003  # the received track's level (0..1) counts as silence below 
 SPEAKING_RMS = 0.02
 
 
-def media_sessions_of(stack: BrowserStack, scoped_call_id: str) -> list[dict]:  # type: ignore[type-arg]
+def media_sessions_of(stack: BrowserStack, scoped_call_id: str) -> list[dict[str, Any]]:
     return [s for s in stack.media.get("/v1/stats")["sessions"] if s["call_id"] == scoped_call_id]
 
 
@@ -116,7 +117,9 @@ async def test_talking_over_the_bot_stops_its_audio_at_once(
     before = [lv["rms"] for lv in levels if play["at"] <= lv["at"] < stop["at"]]
     after = [lv["rms"] for lv in levels if stop["at"] + 300 <= lv["at"] <= stop["at"] + 800]
     assert max(before) > SPEAKING_RMS
-    assert after and float(np.max(after)) < SILENT_RMS, f"bot audio after stop_audio: max rms {max(after):.4f}"
+    assert after and float(np.max(after)) < SILENT_RMS, (
+        f"bot audio after stop_audio: max rms {max(after):.4f}"
+    )
 
     page.hangup()
     assert_nothing_left(stack, call_id)

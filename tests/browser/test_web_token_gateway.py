@@ -2,7 +2,6 @@
 their headers, tokens only for the page's own origin, single use on the WSS handshake."""
 
 import json
-import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -14,7 +13,9 @@ from tests.browser.stack import BrowserStack
 from tests.support.callapi import call_start, recv_json
 
 
-def https(stack: BrowserStack, path: str, *, method: str = "GET", origin: str | None = None) -> tuple[int, Any, bytes]:
+def https(
+    stack: BrowserStack, path: str, *, method: str = "GET", origin: str | None = None
+) -> tuple[int, Any, bytes]:
     headers = {"Content-Type": "application/json"}
     if origin:
         headers["Origin"] = origin
@@ -34,8 +35,11 @@ def wss_url(stack: BrowserStack, token: str) -> str:
 
 async def connect(stack: BrowserStack, token: str, origin: str) -> Any:
     return await websockets.connect(
-        wss_url(stack, token), ssl=stack.nginx.ssl_context(), additional_headers={"Origin": origin},
-        open_timeout=10, proxy=None,
+        wss_url(stack, token),
+        ssl=stack.nginx.ssl_context(),
+        additional_headers={"Origin": origin},
+        open_timeout=10,
+        proxy=None,
     )
 
 
