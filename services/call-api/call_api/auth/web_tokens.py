@@ -135,7 +135,8 @@ async def web_token(request: Request) -> JSONResponse:
         ttl_seconds=issuer.settings.token_ttl_seconds,
         call_id=call_id,
     )
-    log.info("web token minted", extra={"call_id": call_id, "client": address})
+    # Logged as the call is named inside the system (docs/security.md, namespaces).
+    log.info("web token minted", extra={"call_id": f"{claims.gateway_id}~{call_id}", "client": address})
     return JSONResponse(
         {
             "token": token,
