@@ -109,17 +109,18 @@ async def test_talking_over_the_bot_stops_its_audio_at_once(
     assert stop["at"] - said["onset"] < 2000
     assert browser.find_element(By.ID, "bot-audio").text == "bot stopped (barge-in)"
     interrupted = page.wait_event("transcript", 10, role="bot", interrupted=True)
-    assert len(interrupted["payload"]["text"]) < len("Hello Ann, this is the city clinic.")
+    full = "Hello Ann, this is the city clinic. Would you like to book an appointment?"
+    assert len(interrupted["payload"]["text"]) < len(full), "only what was heard stays in the transcript"
 
     # The received track itself goes silent: the server stopped sending, not only the page muting.
-    page.wait(lambda: page.levels()[-1]["at"] > stop["at"] + 800, 5, "levels after stop_audio")
+    # (For the first ~400 ms the browser's loss concealment fades the last sound out.)
+    page.wait(lambda: page.levels()[-1]["at"] > stop["at"] + 1000, 5, "levels after stop_audio")
     levels = page.levels()
     before = [lv["rms"] for lv in levels if play["at"] <= lv["at"] < stop["at"]]
-    after = [lv["rms"] for lv in levels if stop["at"] + 300 <= lv["at"] <= stop["at"] + 800]
+    after = [lv["rms"] for lv in levels if stop["at"] + 500 <= lv["at"] <= stop["at"] + 1000]
     assert max(before) > SPEAKING_RMS
-    assert after and float(np.max(after)) < SILENT_RMS, (
-        f"bot audio after stop_audio: max rms {max(after):.4f}"
-    )
+    trace = [(round(lv["at"] - stop["at"]), round(lv["rms"], 4)) for lv in levels if lv["at"] >= stop["at"]]
+    assert after and float(np.max(after)) < SILENT_RMS, f"bot audio after stop_audio: {trace[:60]}"
 
     page.hangup()
     assert_nothing_left(stack, call_id)
