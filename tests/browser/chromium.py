@@ -65,7 +65,7 @@ def start_chromium(*, profile: Path, microphone_wav: Path, server_cert: Path) ->
         "--allow-loopback-in-peer-connection",
         "--autoplay-policy=no-user-gesture-required",
         f"--ignore-certificate-errors-spki-list={spki_sha256(server_cert)}",
-        "--window-size=900,480",
+        "--window-size=900,560",
     ]:
         options.add_argument(flag)
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager must never fetch a driver
