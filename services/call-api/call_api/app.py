@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from voicebot_tracing import setup_logging
 
 from call_api import endpoint, health, metrics
-from call_api.auth import Authenticator, parse_gateway_keys
+from call_api.auth import Authenticator, parse_gateway_keys, web_tokens
 from call_api.auth import routes as auth_routes
-from call_api.auth import web_tokens
 from call_api.cache import RedisCacheManager
 from call_api.factory_loader import load_factory
 from call_api.instance_header import InstanceHeaderMiddleware
