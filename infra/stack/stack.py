@@ -69,7 +69,8 @@ def read_env() -> dict[str, str]:
 def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
     print(f"CA_FILE={env['CA_FILE']}")
-    print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}", flush=True)
+    print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}")
+    print(f"WEB_URL={env.get('WEB_URL', '')}", flush=True)  # the softphone page (docs/softphone.md)
 
 
 def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
@@ -96,6 +97,8 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     call_api_env = {
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
+        # The softphone page's origin may mint browser call tokens (docs/softphone.md).
+        "CALL_API_ALLOWED_ORIGINS": f"https://127.0.0.1:{https}",
     }
 
     def call_api(port: int, instance: str) -> ServiceSpec:
@@ -132,6 +135,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "WSS_URL": f"wss://127.0.0.1:{https}/api/v1/call",
         "CA_FILE": str(CERTS_DIR / "ca.crt"),
         "GATEWAY_TOKEN": creds.gateway_key,
+        "WEB_URL": f"https://127.0.0.1:{https}/",
         "HTTPS_PORT": str(https),
         "HTTP_PORT": str(http),
         "REDIS_PORT": str(redis),

@@ -58,8 +58,10 @@ def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
         f"WSS_URL={values['WSS_URL']}",
         f"CA_FILE={values['CA_FILE']}",
         f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
+        f"WEB_URL={values['WEB_URL']}",
     ]
     assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
+    assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
     assert Path(values["CA_FILE"]).is_file()
     ports = [int(values[key]) for key in PORT_KEYS]

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from voicebot_tracing import setup_logging
 
 from call_api import endpoint, health, metrics
-from call_api.auth import Authenticator, parse_gateway_keys
+from call_api.auth import Authenticator, parse_gateway_keys, web_tokens
 from call_api.auth import routes as auth_routes
 from call_api.cache import RedisCacheManager
 from call_api.factory_loader import load_factory
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.include_router(health.router)
     app.include_router(endpoint.router)
     app.include_router(auth_routes.router)
+    app.include_router(web_tokens.router)
     app.include_router(metrics.router)
     app.add_middleware(InstanceHeaderMiddleware, instance=settings.instance)
     instrument_app(app)

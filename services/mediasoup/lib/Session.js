@@ -90,8 +90,11 @@ class Session extends EventEmitter {
 
   /** @param {{ listenIp?: string, announcedAddress?: string }} [options] */
   async createWebRtcTransport({ listenIp, announcedAddress } = {}) {
+    const udp = this.#listenInfo({ listenIp, announcedAddress });
+    // ICE candidates for UDP and TCP on the same address; UDP first, TCP for networks that block UDP.
     const transport = await this.router.createWebRtcTransport({
-      listenInfos: [this.#listenInfo({ listenIp, announcedAddress })],
+      listenInfos: [udp, { ...udp, protocol: 'tcp' }],
+      preferUdp: true,
     });
     this.#track(this.transports, transport);
     this.logger.info({ event: 'transport_created', transport_id: transport.id, type: 'webrtc' }, 'webrtc transport created');
