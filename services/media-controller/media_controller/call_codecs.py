@@ -72,18 +72,50 @@ def codec_of_mime(mime_type: str) -> CodecSpec | None:
     return next((spec for spec in CODECS.values() if spec.mime_type.lower() == wanted), None)
 
 
-def media_codec_of(rtp_parameters: dict[str, Any]) -> tuple[CodecSpec, int] | None:
-    """The first audio codec of RTP parameters we can decode, with its payload type there."""
+def media_codec_of(
+    rtp_parameters: dict[str, Any], dtmf_carrier: str | None = None
+) -> tuple[CodecSpec, int] | None:
+    """The first audio codec of RTP parameters we can decode (not the telephone-event carrier),
+    with its payload type there."""
     for codec in rtp_parameters.get("codecs") or []:
         spec = codec_of_mime(str(codec.get("mimeType", "")))
-        if spec is not None:
+        if spec is not None and spec.mime_type != dtmf_carrier:
             return spec, int(codec.get("payloadType", spec.payload_type))
     return None
 
 
-def telephone_event_payload_type(rtp_parameters: dict[str, Any]) -> int | None:
-    """The payload type of the RFC 4733 telephone-event codec in RTP parameters, if any."""
+# mediasoup's consumers forward only packets of media codecs (its worker counts telephone-event
+# as a "complementary" codec and drops it in Consumer::supportedCodecPayloadTypes), so the
+# caller's RFC 4733 packets would never reach the tap. The controller therefore declares the
+# gateway's telephone-event payload type, in the caller's `produce`, as a G.711 codec the call
+# does not use (the carrier): mediasoup forwards those packets under the router's payload type
+# for that codec, and the tap reads them as telephone-events. The gateway sees none of this.
+_CARRIERS = (PCMA, PCMU)
+
+
+def carry_telephone_event(rtp_parameters: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The producer's RTP parameters with its telephone-event/8000 codec declared as a carrier,
+    and the carrier's mimeType (None: no telephone-event, or no free carrier: left as it is)."""
+    codecs = list(rtp_parameters.get("codecs") or [])
+    used = {str(codec.get("mimeType", "")).lower() for codec in codecs}
+    carrier = next((spec for spec in _CARRIERS if spec.mime_type.lower() not in used), None)
+    for index, codec in enumerate(codecs):
+        is_event = str(codec.get("mimeType", "")).lower() == TELEPHONE_EVENT_MIME
+        if is_event and codec.get("clockRate") == 8000 and carrier is not None and index > 0:
+            codecs[index] = {
+                "mimeType": carrier.mime_type,
+                "payloadType": codec.get("payloadType"),
+                "clockRate": 8000,
+            }
+            return {**rtp_parameters, "codecs": codecs}, carrier.mime_type
+    return rtp_parameters, None
+
+
+def payload_type_of(rtp_parameters: dict[str, Any], mime_type: str | None) -> int | None:
+    """The payload type of the codec of this mimeType in (a consumer's) RTP parameters."""
+    if mime_type is None:
+        return None
     for codec in rtp_parameters.get("codecs") or []:
-        if str(codec.get("mimeType", "")).lower() == TELEPHONE_EVENT_MIME:
+        if str(codec.get("mimeType", "")).lower() == mime_type.lower():
             return int(codec["payloadType"])
     return None

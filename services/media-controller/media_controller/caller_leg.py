@@ -9,7 +9,7 @@ from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
 
 from media_controller import metrics
 from media_controller.bot_leg import BotLeg
-from media_controller.call_codecs import media_codec_of, telephone_event_payload_type
+from media_controller.call_codecs import media_codec_of, payload_type_of
 from media_controller.caller_tap import CallerTap
 from media_controller.dtmf import DigitPressed
 from media_controller.errors import MediaError
@@ -72,12 +72,13 @@ class CallerLeg:
         self._set_tap_consumer(str(consumed["consumer_id"]))
         self.producer_id = producer_id
         rtp = consumed.get("rtp_parameters") or {}
-        media = media_codec_of(rtp)
+        carrier = self.ledger.dtmf_carriers.get(producer_id)
+        media = media_codec_of(rtp, carrier)
         if media is None:  # the router offers only codecs we decode: mediasoup answered oddly
             log.error("the caller's codec cannot be decoded", extra={"rtp_parameters": rtp})
             return
         codec, payload_type = media
-        dtmf_payload_type = telephone_event_payload_type(rtp)
+        dtmf_payload_type = payload_type_of(rtp, carrier)
         self.tap.expect((self._leg.ip, self._leg.port), payload_type, codec, dtmf_payload_type)
         if codec != self.call.codec:
             log.warning(
@@ -116,7 +117,9 @@ class CallerLeg:
     def _digit(self, pressed: DigitPressed) -> None:
         at_ms = time.monotonic() * 1000
         metrics.DTMF_DIGITS.inc()
-        self.call.outbox.event(DtmfDetected(digit=pressed.digit, duration_ms=pressed.duration_ms, at_ms=at_ms))
+        self.call.outbox.event(
+            DtmfDetected(digit=pressed.digit, duration_ms=pressed.duration_ms, at_ms=at_ms)
+        )
         self.call.log.info("dtmf digit", extra={"digit": pressed.digit, "duration_ms": pressed.duration_ms})
 
     # --- barge-in -------------------------------------------------------------------------------
