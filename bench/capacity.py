@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass
 
 from voicebot_mediaclient import MediaClient, MediaSession
+from voicebot_stack.procstat import CpuWindow, rss_mb
 
 from bench import audio
 from bench.context import BenchContext
 from bench.legs import ProbeLegs, open_legs
-from bench.procstat import CpuWindow, rss_mb
 from bench.registry import scenario
 from bench.results import Result, simple_table
 from bench.rtpprobe import gaps_ms

@@ -10,23 +10,24 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport
+from voicebot_stack import paths, procstat, specs, supervisord
+from voicebot_stack.probes import http_ok
+from voicebot_stack.procs import free_ports
+from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
 
 from infra.nginx import render as nginx_render
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+ROOT = paths.REPO_ROOT
+VENV_BIN = paths.VENV_BIN
 RUN_DIR = Path(os.environ.get("VOICEBOT_STACK_DIR") or ROOT / ".run" / "stack").resolve()
 CERTS_DIR = Path(os.environ.get("VOICEBOT_CERTS_DIR") or ROOT / ".run" / "certs").resolve()
 LOG_DIR = RUN_DIR / "logs"
@@ -46,8 +47,7 @@ def say(message: str) -> None:
 
 
 def supervisor() -> Any:
-    transport = SupervisorTransport(None, None, f"unix://{SOCKET}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+    return supervisord.rpc(SOCKET)
 
 
 def running() -> bool:
@@ -57,28 +57,6 @@ def running() -> bool:
         return bool(supervisor().getState()["statename"] == "RUNNING")
     except (OSError, xmlrpc.client.Fault):
         return False
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):  # held together, so all distinct
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def mediasoup_worker_bin() -> str:
-    script = ROOT / "services" / "mediasoup" / "scripts" / "build-worker.sh"
-    out = subprocess.run([str(script), "--print-path"], capture_output=True, text=True, check=False)
-    path = out.stdout.strip()
-    if not path or not Path(path).exists():
-        raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
-    return path
 
 
 def read_env() -> dict[str, str]:
@@ -93,11 +71,15 @@ def print_endpoints(env: dict[str, str]) -> None:
     print(f"CA_FILE={env['CA_FILE']}", flush=True)
 
 
-def write_config() -> dict[str, str]:
-    """Certificates, ports, the nginx and supervisord configs; returns the stack's env."""
-    subprocess.run([str(ROOT / "scripts" / "certs.sh"), str(CERTS_DIR)], check=True)
+def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
+    """Certificates, ports, the nginx and supervisord configs; the stack's env and its services."""
+    worker = paths.mediasoup_worker_bin()
+    if worker is None:
+        raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
+    subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
     redis, mediasoup, controller, api1, api2, https, http = free_ports(7)
     nginx_prefix = RUN_DIR / "nginx"
+    nginx_conf = nginx_prefix / "nginx.conf"
     nginx_render.local(
         nginx_prefix,
         https_port=https,
@@ -106,34 +88,40 @@ def write_config() -> dict[str, str]:
         key=CERTS_DIR / "server.key",
         upstreams=[f"127.0.0.1:{api1}", f"127.0.0.1:{api2}"],
         log_dir=LOG_DIR,
-    ).write(nginx_prefix / "nginx.conf")
+    ).write(nginx_conf)
 
+    secret = secrets.token_hex(32)  # per stack
     call_api_env = {
-        "CALL_API_WORKERS": "2",
-        "CALL_API_REDIS_URL": f"redis://127.0.0.1:{redis}/0",
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
-        "PYTHONUNBUFFERED": "1",
     }
-    if os.environ.get(FACTORY_ENV):
-        call_api_env["CALL_API_ORCHESTRATOR_FACTORY"] = os.environ[FACTORY_ENV]
+
+    def call_api(port: int, instance: str) -> ServiceSpec:
+        return specs.call_api(
+            port,
+            instance=instance,
+            redis_url=f"redis://127.0.0.1:{redis}/0",
+            workers=2,
+            factory=os.environ.get(FACTORY_ENV) or None,
+            extra_env=call_api_env,
+            stop_wait_s=DRAIN_GRACE_SECONDS + 15,
+        )
+
+    services = [
+        specs.redis(redis),
+        specs.mediasoup(mediasoup, secret),
+        specs.media_controller(controller, mediasoup, secret),
+        call_api(api1, "call-api-1"),
+        call_api(api2, "call-api-2"),
+        specs.nginx(nginx_prefix, nginx_conf, https, http),
+    ]
+    assert tuple(s.name for s in services) == PROGRAMS
     values = {
         "ROOT": str(ROOT),
         "RUN_DIR": str(RUN_DIR),
         "LOG_DIR": str(LOG_DIR),
         "VENV_BIN": str(VENV_BIN),
-        "REDIS_SERVER": shutil.which("redis-server") or "/usr/bin/redis-server",
-        "NGINX": nginx_binary(),
-        "NGINX_PREFIX": str(nginx_prefix),
-        "REDIS_PORT": str(redis),
-        "MEDIASOUP_PORT": str(mediasoup),
-        "MEDIASOUP_SECRET": secrets.token_hex(32),  # per stack
-        "MEDIASOUP_WORKER_BIN": mediasoup_worker_bin(),
-        "MEDIA_CONTROLLER_PORT": str(controller),
-        "CALL_API_1_PORT": str(api1),
-        "CALL_API_2_PORT": str(api2),
-        "CALL_API_ENV": ",".join(f'{k}="{v}"' for k, v in call_api_env.items()),
-        "CALL_API_STOP_WAIT": str(DRAIN_GRACE_SECONDS + 15),
+        "PROGRAMS": supervisord.programs(services, LOG_DIR),
     }
     CONF.write_text(nginx_render.render_template(TEMPLATE.read_text(), values))
     CONF.chmod(0o600)  # it holds the mediasoup secret
@@ -152,48 +140,23 @@ def write_config() -> dict[str, str]:
         "LOG_DIR": str(LOG_DIR),
     }
     ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    return env
-
-
-def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    return env, services
 
 
 # --- health ------------------------------------------------------------------------------------
 
 
-def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-    )
-    try:
-        with opener.open(url, timeout=1) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False
-
-
-def redis_ok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def health_checks(env: dict[str, str]) -> dict[str, Callable[[], bool]]:
+def health_checks(env: dict[str, str], services: list[ServiceSpec]) -> dict[str, Callable[[], bool]]:
+    """Each service's own readiness probe; the gateway's also proves a call-api answers through it
+    (TLS verified against the local CA)."""
+    checks = {spec.name: spec.ready for spec in services}
     tls = ssl.create_default_context(cafile=env["CA_FILE"])
     gateway = f"https://127.0.0.1:{env['HTTPS_PORT']}"
-    return {
-        "redis": lambda: redis_ok(int(env["REDIS_PORT"])),
-        "mediasoup": lambda: http_ok(f"http://127.0.0.1:{env['MEDIASOUP_PORT']}/healthz"),
-        "media-controller": lambda: http_ok(f"http://127.0.0.1:{env['MEDIA_CONTROLLER_PORT']}/readyz"),
-        "call-api-1": lambda: http_ok(f"http://127.0.0.1:{env['CALL_API_1_PORT']}/readyz"),
-        "call-api-2": lambda: http_ok(f"http://127.0.0.1:{env['CALL_API_2_PORT']}/readyz"),
-        # The gateway itself, then a call-api through it (TLS verified against the local CA).
-        "nginx": lambda: http_ok(f"{gateway}/nginx-healthz", tls) and http_ok(f"{gateway}/readyz", tls),
-    }
+    own = checks["nginx"]
+    checks["nginx"] = lambda: (
+        own() and http_ok(f"{gateway}/nginx-healthz", tls) and http_ok(f"{gateway}/readyz", tls)
+    )
+    return checks
 
 
 def log_tail(name: str, lines: int = 40, width: int = 600) -> str:
@@ -207,8 +170,7 @@ def log_tail(name: str, lines: int = 40, width: int = 600) -> str:
     )
 
 
-def wait_healthy(env: dict[str, str], timeout: float) -> None:
-    checks = health_checks(env)
+def wait_healthy(checks: dict[str, Callable[[], bool]], timeout: float) -> None:
     pending = set(PROGRAMS)
     deadline = time.monotonic() + timeout
     while pending:
@@ -246,13 +208,9 @@ def up() -> int:
         shutil.rmtree(RUN_DIR / "logs.previous", ignore_errors=True)
         LOG_DIR.rename(RUN_DIR / "logs.previous")
     LOG_DIR.mkdir()
-    env = write_config()
+    env, services = write_config()
     # The stack's processes get their settings from supervisord.conf only.
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CALL_API_", "MEDIA_CONTROLLER_", "MEDIASOUP_"))
-    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
     subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(CONF)], check=True, env=clean)
     deadline = time.monotonic() + 15
     while not running():
@@ -261,7 +219,7 @@ def up() -> int:
             return 1
         time.sleep(0.1)
     try:
-        wait_healthy(env, UP_TIMEOUT)
+        wait_healthy(health_checks(env, services), UP_TIMEOUT)
     except StackError as error:
         say(f"FAILED: {error}")
         say(f"last lines of {LOG_DIR / (error.program + '.log')}:\n{log_tail(error.program)}")
@@ -278,7 +236,7 @@ def down() -> int:
     pid = int(supervisor().getPID())
     supervisor().shutdown()
     deadline = time.monotonic() + DRAIN_GRACE_SECONDS + 30
-    while Path(f"/proc/{pid}").exists():
+    while procstat.alive(pid):
         if time.monotonic() > deadline:
             say(f"supervisord (pid {pid}) still running after shutdown")
             return 1

@@ -1,6 +1,7 @@
 """Whole calls through the real back end — call-api + the Orchestrator on gunicorn, the
 media-controller, a mediasoup worker, Redis — placed by a gateway client (callsim) with RTP on
-real UDP. Nothing is faked: the bot speaks with espeak-ng, the caller is understood by pocketsphinx."""
+real UDP. Nothing is faked: the bot speaks with Piper (the default voice), the caller is understood
+by pocketsphinx with the dialog's grammar — and, in a second stack, by Whisper (free speech)."""
 
 import asyncio
 import contextlib
@@ -8,14 +9,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import redis
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.call import GatewayCall
 from voicebot_protocol import CloseCode
 
-from tests.support.fullstack import FullStack
+from tests.support.fullstack import FullStack, start_full_stack
 from tests.support.procs import wait_until
 
 RATE = 16000
@@ -40,7 +43,24 @@ async def transcribe(pcm: bytes, phrases: list[str]) -> str:
         await session.aclose()
 
 
+@pytest.fixture(scope="module")
+def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
+    running = start_full_stack(
+        tmp_path_factory.mktemp("e2e-whisper"), call_api_env={"CALL_API_STT_PROVIDER": "whisper"}
+    )
+    yield running
+    running.stop()
+
+
 async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
+    await booking_call_with_a_barge_in(stack)
+
+
+async def test_booking_call_with_a_barge_in_heard_by_whisper(whisper_stack: FullStack) -> None:
+    await booking_call_with_a_barge_in(whisper_stack)
+
+
+async def booking_call_with_a_barge_in(stack: FullStack) -> None:
     call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Ann"})
     await call.start()
     legs = await call.setup_media()
@@ -82,8 +102,8 @@ async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
         # What the caller said over the bot was understood: the dialog moves on to the time of day.
         after_stop = call.events.index(stop)
         caller = await call.wait_event("transcript", 20, after_stop, role="caller")
-        assert "wednesday" in caller.message["payload"]["text"]
-        await call.wait_for(
+        assert "wednesday" in caller.message["payload"]["text"].lower()  # Whisper writes "Wednesday."
+        await call.events.wait(
             lambda e: any("morning or afternoon" in t["text"].lower() for t in bot_texts(call)), 20
         )
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import websockets
+from voicebot_callsim.raw import call_start, connect, instance_of, recv_json, trace_header
+from voicebot_stack.probes import http_ok as stack_http_ok
+from voicebot_stack.procstat import alive as pid_alive
+from voicebot_stack.procstat import children
 
-from infra.stack.stack import http_ok as stack_http_ok
-from tests.gateway.wss import instance_of, trace_header
-from tests.support.callapi import call_start, recv_json
+from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
@@ -31,16 +32,7 @@ PORT_KEYS = (
     "CALL_API_2_PORT",
 )
 # For the tests that only start and stop the stack (no call): no TTS/STT work at all.
-ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+ECHO_FACTORY = factory_path("create_echo_orchestrator")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +87,7 @@ async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalSt
     context = ssl.create_default_context(cafile=values["CA_FILE"])
     served = set()
     for index in range(4):
-        async with websockets.connect(values["WSS_URL"], ssl=context, proxy=None, open_timeout=10) as ws:
+        async with await connect(values["WSS_URL"], ssl=context) as ws:
             served.add(instance_of(ws))
             await ws.send(call_start(f"stack-{index}-{os.getpid()}"))
             accepted = await recv_json(ws, 10)
@@ -117,13 +109,7 @@ async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> 
     values = local.values()
     trace_id = secrets.token_hex(16)
     context = ssl.create_default_context(cafile=values["CA_FILE"])
-    async with websockets.connect(
-        values["WSS_URL"],
-        ssl=context,
-        proxy=None,
-        open_timeout=10,
-        additional_headers={"X-Trace-ID": trace_id},
-    ) as ws:
+    async with await connect(values["WSS_URL"], {"X-Trace-ID": trace_id}, ssl=context) as ws:
         await ws.send(call_start(f"trace-{trace_id[:8]}", contact_name="Ann"))
         assert (await recv_json(ws, 10))["event"] == "call_accepted"
         await ws.close()
@@ -134,10 +120,6 @@ async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> 
 
 def wait_for_text(path: Path, text: str, timeout: float = 10.0) -> None:
     wait_until(lambda: text in path.read_text(), timeout, f"{text!r} in {path.name}")
-
-
-def children(pid: int) -> list[int]:
-    return [p for p in map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
 
 
 def healthy(values: dict[str, str], program: str) -> bool:

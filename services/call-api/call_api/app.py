@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         setup_process_tracing(settings)
         factory = load_factory(settings.orchestrator_factory)
         app.state.factory = factory
-        cache = RedisCacheManager(settings.redis_url)
+        cache = RedisCacheManager(settings.cache.redis_url)
         app.state.cache = cache
         app.state.registry = CallRegistry(
             cache, ttl_seconds=settings.call_ttl_seconds, instance=settings.instance

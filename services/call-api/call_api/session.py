@@ -5,7 +5,6 @@ The spec's five steps: trace id from the headers; call_id and initial_vars from 
 failure, call_failed and close. Every outcome (and its close code) is listed in docs/protocol.md."""
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +35,7 @@ from voicebot_tracing.context import set_call
 
 from call_api import metrics
 from call_api.call_state import CallLifecycle, CallState
+from call_api.client_socket import ClientSocket
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
 from call_api.registry import CallRegistry
 from call_api.settings import Settings
@@ -83,10 +83,11 @@ class CallSession:
         self.call_id: str | None = None
         self.token = registry.new_token()
         self.errors = 0
-        self.client_gone = False
-        self.send_failed = False
-        self.disconnect_code: int | None = None
-        self.socket_closed = False
+        self.socket = ClientSocket(
+            websocket,
+            settings.send_timeout,
+            on_stalled=lambda: self.request_end(EndReason.INTERNAL_ERROR, "client stopped reading"),
+        )
         self.end_request: tuple[EndReason, str] | None = None
         self._end_requested = asyncio.Event()
         self._started_at = time.monotonic()
@@ -177,7 +178,7 @@ class CallSession:
                 extra={
                     "duration_s": round(time.monotonic() - self._started_at, 3),
                     "bad_frames": self.errors,
-                    "client_close_code": self.disconnect_code,
+                    "client_close_code": self.socket.disconnect_code,
                 },
             )
 
@@ -269,7 +270,7 @@ class CallSession:
         else:
             result: CallResult | None = run_task.result()
             if result is None:
-                log.info("call ended by the client", extra={"terminated": not self.client_gone})
+                log.info("call ended by the client", extra={"terminated": not self.socket.gone})
                 self._outcome("ended", "client_ended")
                 self.lifecycle.advance(CallState.ENDING)
                 await self._close(CloseCode.NORMAL, "call_terminated")
@@ -323,38 +324,10 @@ class CallSession:
 
     async def send(self, message: ServerMessage) -> None:
         """websocket_out: never raises; a message to a gone client is dropped."""
-        if self.client_gone or self.send_failed or self.socket_closed:
-            return
-        try:
-            async with asyncio.timeout(self.settings.send_timeout):
-                await self.websocket.send_text(message.to_json())
-        except TimeoutError:
-            log.warning("client stopped reading; ending the call")
-            self.client_gone = True
-            self.request_end(EndReason.INTERNAL_ERROR, "client stopped reading")
-        except Exception:
-            # The socket is closing (the client left, or uvicorn closed it, e.g. 1009); its
-            # disconnect message is queued, so receiving still ends cleanly with its close code.
-            log.debug("send to a closed socket; message dropped", exc_info=True)
-            self.send_failed = True
+        await self.socket.send(message)
 
     async def _receive_frame(self) -> str | bytes | None:
-        """The next text or binary frame; None once the client is gone."""
-        if self.client_gone:
-            return None
-        try:
-            message = await self.websocket.receive()
-        except Exception:
-            self.client_gone = True
-            return None
-        if message["type"] == "websocket.disconnect":
-            self.client_gone = True
-            self.disconnect_code = message.get("code")
-            return None
-        text = message.get("text")
-        if text is not None:
-            return str(text)
-        return bytes(message.get("bytes") or b"")
+        return await self.socket.receive()
 
     async def _refuse(self, code: FailureCode | str, reason: str, close_code: CloseCode) -> None:
         """Before acceptance: call_failed, then close."""
@@ -388,11 +361,4 @@ class CallSession:
             await self._refuse(FailureCode.ORCHESTRATOR_ERROR, "internal error", CloseCode.INTERNAL_ERROR)
 
     async def _close(self, code: CloseCode, reason: str) -> None:
-        if self.socket_closed:
-            return
-        self.socket_closed = True
-        if self.client_gone or self.send_failed:
-            return
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.settings.send_timeout):
-                await self.websocket.close(int(code), reason)
+        await self.socket.close(code, reason)

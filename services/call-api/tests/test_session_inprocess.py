@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 from call_api.app import create_app
-from call_api.orchestrator.testing import closed_event
 from call_api.registry import active_call_key
-from call_api.settings import Settings
+from call_api.settings import CacheSettings, Settings
 from fastapi import FastAPI
 
 from tests.support.callapi import (
@@ -21,6 +20,7 @@ from tests.support.callapi import (
     open_call,
     recv_json,
 )
+from tests.support.factories import closed_event
 from tests.support.procs import free_port
 from tests.support.redis import RedisServer
 
@@ -37,7 +37,7 @@ async def served_app(redis_for_app: RedisServer) -> AsyncIterator[tuple[FastAPI,
     port = free_port()
     settings = Settings(
         bind=f"127.0.0.1:{port}",
-        redis_url=redis_for_app.url,
+        cache=CacheSettings(redis_url=redis_for_app.url),
         orchestrator_factory=factory_path("create_echo_orchestrator"),
         call_ttl_seconds=3,  # refreshed every second: the refresher task is exercised too
     )

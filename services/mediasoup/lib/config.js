@@ -42,6 +42,25 @@ function portRangeFromEnv(env) {
   return Object.freeze({ min, max });
 }
 
+const MIN_SECRET_CHARS = 32;
+const PLACEHOLDER_WORDS = ['change-me', 'changeme', 'replace', 'secret', 'example', 'placeholder', 'dev-secret'];
+
+/**
+ * A shared secret must be random: refuse a missing, short or placeholder one (docs/security.md).
+ * @param {string} name @param {string | undefined} secret @returns {string}
+ */
+function strongSecret(name, secret) {
+  if (!secret) throw new Error(`${name} is required`);
+  const lowered = secret.toLowerCase();
+  if (secret.length < MIN_SECRET_CHARS) {
+    throw new Error(`${name} must be at least ${MIN_SECRET_CHARS} characters (e.g. openssl rand -hex 32)`);
+  }
+  if (PLACEHOLDER_WORDS.some((word) => lowered.includes(word)) || new Set(secret).size < 8) {
+    throw new Error(`${name} looks like a placeholder: use a random value (openssl rand -hex 32)`);
+  }
+  return secret;
+}
+
 /**
  * The router's media codecs (docs/internal-protocol.md): Opus for WebRTC-style gateways, G.711
  * (PCMU, PCMA) for SIP trunks, and RFC 4733 telephone-event at 8 kHz for DTMF. mediasoup never
@@ -61,8 +80,7 @@ const ROUTER_MEDIA_CODECS = Object.freeze([
  * @returns {Readonly<Settings>}
  */
 function loadConfig(env = process.env) {
-  const secret = env.MEDIASOUP_SERVICE_SECRET;
-  if (!secret) throw new Error('MEDIASOUP_SERVICE_SECRET is required');
+  const secret = strongSecret('MEDIASOUP_SERVICE_SECRET', env.MEDIASOUP_SERVICE_SECRET);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 
   return Object.freeze({
@@ -84,4 +102,4 @@ function loadConfig(env = process.env) {
   });
 }
 
-module.exports = { loadConfig, ROUTER_MEDIA_CODECS };
+module.exports = { loadConfig, strongSecret, ROUTER_MEDIA_CODECS };

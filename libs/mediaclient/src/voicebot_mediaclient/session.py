@@ -96,7 +96,9 @@ class MediaSession:
     # --- what comes back --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[MediaEvent]:
-        """Typed events until the session closes; a dropped WebSocket yields MediaFailure, then ends."""
+        """Typed events (voicebot_protocol.media.MediaEvent: playback_started / _finished,
+        barge_in_detected, caller_speech, bot_leg_ready, media_failure) until the session closes;
+        an unknown event is logged and skipped; a dropped WebSocket yields MediaFailure, then ends."""
         while (event := await self._events.get()) is not None:
             yield event
         self._events.put_nowait(None)  # a later events() ends at once too

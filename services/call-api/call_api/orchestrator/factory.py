@@ -21,7 +21,7 @@ async def create_orchestrator_instance(
 ) -> Orchestrator:
     res = await get_resources()
     try:
-        async with asyncio.timeout(res.settings.tts_check_timeout):
+        async with asyncio.timeout(res.settings.orchestrator.tts_check_timeout):
             await res.tts.check()
     except Exception as exc:
         log.error("TTS check failed at call start", extra={"error": repr(exc)})

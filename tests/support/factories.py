@@ -1,5 +1,6 @@
 """Orchestrator factories for tests and benchmarks; pick one with
-CALL_API_ORCHESTRATOR_FACTORY=call_api.orchestrator.testing:<name>.
+CALL_API_ORCHESTRATOR_FACTORY=tests.support.factories:<name> (gunicorn imports it with the
+repo root on PYTHONPATH; it lives with the tests, not in the service package).
 
 The echo orchestrator answers every mediasoup_request with a mediasoup_response carrying the request
 back, greets with a play_audio and obeys a few test methods:
