@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from media_controller.call_codecs import CODECS, codec_of_mime
 from media_controller.g711 import G711Decoder, G711Encoder
+
 from tests.support.media import best_correlation, envelope, read_audio, speech_wav
 
 
