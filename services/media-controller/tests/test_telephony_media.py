@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from media_controller.call_codecs import CODECS
+from media_controller.g711 import G711Decoder, G711Encoder
 from voicebot_mediaclient import MediaClient, MediaSession
 from voicebot_protocol.media import (
     BargeInDetected,
@@ -29,8 +31,6 @@ from voicebot_protocol.media import (
     PlaybackStarted,
 )
 
-from media_controller.call_codecs import CODECS
-from media_controller.g711 import G711Decoder, G711Encoder
 from tests.support.media import best_correlation, connect_gateway, envelope, read_audio, speech_wav
 
 TRIALS = int(os.environ.get("MEDIA_BARGE_IN_TRIALS", "3"))  # per codec; more for a measurement

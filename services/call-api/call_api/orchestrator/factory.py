@@ -8,6 +8,7 @@ from typing import Any
 from voicebot_mediaclient import MediaUnavailable
 from voicebot_protocol import FailureCode
 
+from call_api.call_codec import CALL_CODEC
 from call_api.orchestrator.base import OrchestratorStartError
 from call_api.orchestrator.orchestrator import Orchestrator
 from call_api.orchestrator.resources import close_resources, get_resources
@@ -28,7 +29,7 @@ async def create_orchestrator_instance(
         raise OrchestratorStartError("TTS unavailable", FailureCode.TTS_UNAVAILABLE) from exc
     dialog = make_dialog(res.providers, initial_vars)
     try:
-        media = await res.media.open_session(call_id, trace_id)
+        media = await res.media.open_session(call_id, trace_id, CALL_CODEC.get())
     except MediaUnavailable as exc:
         log.critical("media plane unavailable at call start", extra={"error": str(exc)})
         raise OrchestratorStartError("media unavailable", FailureCode.MEDIA_UNAVAILABLE) from exc
