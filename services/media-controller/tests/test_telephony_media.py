@@ -6,19 +6,15 @@ reaches call-api as 16 kHz PCM; RFC 4733 digits become `dtmf` events once each; 
 is measured against the Opus path."""
 
 import asyncio
+import itertools
 import os
-import socket
 import statistics
-import struct
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from media_controller.call_codecs import CODECS
-from media_controller.g711 import G711Decoder, G711Encoder
 from voicebot_mediaclient import MediaClient, MediaSession
 from voicebot_protocol.media import (
     BargeInDetected,
@@ -32,163 +28,9 @@ from voicebot_protocol.media import (
 )
 
 from tests.support.media import best_correlation, connect_gateway, envelope, read_audio, speech_wav
+from tests.support.telephony import SymmetricGateway, connect_symmetric
 
 TRIALS = int(os.environ.get("MEDIA_BARGE_IN_TRIALS", "3"))  # per codec; more for a measurement
-_RTP = struct.Struct("!BBHII")
-TELEPHONE_EVENT_PT = 101
-_AV_CODEC = {"pcmu": "pcm_mulaw", "pcma": "pcm_alaw"}
-
-
-@dataclass
-class Arrived:
-    at: float
-    sequence: int
-    timestamp: int
-    ssrc: int
-    payload_type: int
-    payload: bytes
-
-
-@dataclass
-class SymmetricGateway(asyncio.DatagramProtocol):
-    """A trunk's RTP endpoint: one UDP socket that sends the caller's G.711 and receives the bot's."""
-
-    codec: str
-    ssrc: int = 0x7E1E_0711
-    packets: list[Arrived] = field(default_factory=list)
-    transport: asyncio.DatagramTransport | None = None
-    port: int = 0
-    remote: tuple[str, int] = ("127.0.0.1", 0)
-    sequence: int = 4000
-    timestamp: int = 80000
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @classmethod
-    async def open(cls, codec: str) -> "SymmetricGateway":
-        gateway = cls(codec)
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: gateway, local_addr=("127.0.0.1", 0), family=socket.AF_INET
-        )
-        gateway.transport = transport
-        gateway.port = transport.get_extra_info("sockname")[1]
-        return gateway
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if len(data) < 12 or 192 <= data[1] <= 223:
-            return
-        first, second, sequence, timestamp, ssrc = _RTP.unpack_from(data)
-        offset = 12 + 4 * (first & 0x0F)
-        if first & 0x10:
-            offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
-        self.packets.append(
-            Arrived(time.monotonic(), sequence, timestamp, ssrc, second & 0x7F, data[offset:])
-        )
-        self._arrived.set()
-
-    def _send(
-        self, payload_type: int, payload: bytes, *, marker: bool = False, timestamp: int | None = None
-    ) -> None:
-        assert self.transport is not None
-        second = (0x80 if marker else 0) | payload_type
-        stamp = self.timestamp if timestamp is None else timestamp
-        header = _RTP.pack(0x80, second, self.sequence & 0xFFFF, stamp & 0xFFFFFFFF, self.ssrc)
-        self.transport.sendto(header + payload, self.remote)
-        self.sequence += 1
-
-    async def send_pcm(self, pcm: bytes, rate: int) -> float:
-        """The caller's speech as G.711 RTP paced at 20 ms; the time its first packet left."""
-        encoder = G711Encoder(_AV_CODEC[self.codec], rate)  # type: ignore[arg-type]
-        payloads = encoder.encode(pcm) + encoder.flush()
-        first = time.monotonic()
-        for index, payload in enumerate(payloads):
-            delay = first + index * 0.020 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._send(CODECS[self.codec].payload_type, payload)
-            self.timestamp += 160
-        return first
-
-    async def send_silence(self, seconds: float) -> float:
-        return await self.send_pcm(bytes(int(8000 * seconds) * 2), 8000)
-
-    async def press(self, code: int, *, duration_ms: int = 120) -> None:
-        """An RFC 4733 key press: updates every 20 ms, the end packet three times."""
-        start = self.timestamp
-        steps = duration_ms // 20
-        for step in range(1, steps + 1):
-            end = step == steps
-            payload = struct.pack("!BBH", code, (0x80 if end else 0) | 10, step * 160)
-            for _ in range(3 if end else 1):
-                self._send(TELEPHONE_EVENT_PT, payload, marker=step == 1, timestamp=start)
-            await asyncio.sleep(0.020)
-        self.timestamp = start + steps * 160
-
-    def pcm(self, rate: int = 16000) -> bytes:
-        decoder = G711Decoder(_AV_CODEC[self.codec], rate)  # type: ignore[arg-type]
-        return b"".join(decoder.decode(p.payload) for p in self.packets)
-
-    async def wait_packets(self, count: int, within: float) -> None:
-        async with asyncio.timeout(within):
-            while len(self.packets) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    async def wait_quiet(self, quiet: float, within: float) -> None:
-        async with asyncio.timeout(within):
-            while True:
-                last = self.packets[-1].at if self.packets else time.monotonic()
-                if last + quiet <= time.monotonic():
-                    return
-                self._arrived.clear()
-                try:
-                    async with asyncio.timeout(last + quiet - time.monotonic()):
-                        await self._arrived.wait()
-                except TimeoutError:
-                    pass
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-def caller_rtp_parameters(codec: str, ssrc: int) -> dict[str, Any]:
-    """What a SIP gateway produces from the SDP it negotiated: G.711 and telephone-event/8000,
-    no header extensions."""
-    spec = CODECS[codec]
-    return {
-        "codecs": [
-            {"mimeType": spec.mime_type, "payloadType": spec.payload_type, "clockRate": 8000},
-            {
-                "mimeType": "audio/telephone-event",
-                "payloadType": TELEPHONE_EVENT_PT,
-                "clockRate": 8000,
-                "parameters": {"events": "0-16"},
-            },
-        ],
-        "encodings": [{"ssrc": ssrc}],
-    }
-
-
-async def connect_symmetric(session: MediaSession, gateway: SymmetricGateway) -> dict[str, Any]:
-    """The symmetric pattern: one transport, connected to the gateway's address (as from SDP)."""
-    created = await session.signal("createPlainTransport", {"comedia": False})
-    gateway.remote = (str(created["ip"]), int(created["port"]))
-    await session.signal(
-        "connectPlainTransport",
-        {"transport_id": created["transport_id"], "ip": "127.0.0.1", "port": gateway.port},
-    )
-    await session.signal(
-        "produce",
-        {
-            "transport_id": created["transport_id"],
-            "kind": "audio",
-            "rtp_parameters": caller_rtp_parameters(gateway.codec, gateway.ssrc),
-        },
-    )
-    consumed = await session.signal(
-        "consume", {"transport_id": created["transport_id"], "producer_id": "bot"}
-    )
-    return {"transport_id": created["transport_id"], **consumed}
 
 
 class Events:
@@ -230,7 +72,7 @@ async def test_g711_both_ways_on_one_symmetric_transport(
     frames: list[bytes] = []
     collector = asyncio.create_task(collect(session, frames))
     try:
-        consumed = await connect_symmetric(session, gateway)
+        consumed = await connect_symmetric(session.signal, gateway)
         rtp = consumed["rtp_parameters"]
         assert rtp["codecs"][0]["mimeType"] == CODECS[codec].mime_type
         assert rtp["codecs"][0]["payloadType"] == CODECS[codec].payload_type
@@ -261,7 +103,7 @@ async def test_g711_both_ways_on_one_symmetric_transport(
         assert bot and all(
             p.payload_type == CODECS[codec].payload_type and len(p.payload) == 160 for p in bot
         )
-        steps = {b.timestamp - a.timestamp for a, b in zip(bot, bot[1:], strict=False)}
+        steps = {b.timestamp - a.timestamp for a, b in itertools.pairwise(bot)}
         assert steps == {160}, steps
         heard = gateway.pcm()
         correlation, _ = best_correlation(envelope(bot_speech), envelope(heard), max_lag=10)
@@ -310,7 +152,7 @@ async def test_a_symmetric_transport_ignores_other_sources(client: MediaClient, 
     frames: list[bytes] = []
     collector = asyncio.create_task(collect(session, frames))
     try:
-        await connect_symmetric(session, gateway)
+        await connect_symmetric(session.signal, gateway)
         intruder.remote, intruder.ssrc = gateway.remote, gateway.ssrc
         speech = read_audio(speech_wav(tmp_path, "Nobody should hear this.", "spoof.wav"), 16000)
         await intruder.send_pcm(speech, 16000)
@@ -362,7 +204,7 @@ async def test_barge_in_on_plain_g711_is_as_fast_as_on_opus(client: MediaClient,
     g711_events, opus_events = Events(g711), Events(opus)
     legs = None
     try:
-        await connect_symmetric(g711, gateway)
+        await connect_symmetric(g711.signal, gateway)
         legs = await connect_gateway(opus.signal)
         for n in range(TRIALS):
             results["pcmu"].append(
