@@ -36,7 +36,7 @@ test('mediasoup service: G.711 and DTMF on one symmetric plain transport', async
   const controller = await Controller.connect(service);
   const call = 'g711-call';
   const gateway = dgram.createSocket('udp4');
-  await new Promise((resolve) => gateway.bind(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => gateway.bind(0, '127.0.0.1', () => resolve(undefined)));
   const received = [];
   gateway.on('message', (msg) => {
     if (msg.length >= 12 && msg[1] < 200) received.push({ payloadType: msg[1] & 0x7f, ssrc: msg.readUInt32BE(8) });

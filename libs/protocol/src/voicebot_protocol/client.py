@@ -107,7 +107,14 @@ ClientMessage = Annotated[
     CallStart | MediasoupRequest | CallTerminated | PlaybackAck | Dtmf | TransferResult,
     Field(discriminator="event"),
 ]
-CLIENT_EVENTS = ("call_start", "mediasoup_request", "call_terminated", "playback_ack", "dtmf", "transfer_result")
+CLIENT_EVENTS = (
+    "call_start",
+    "mediasoup_request",
+    "call_terminated",
+    "playback_ack",
+    "dtmf",
+    "transfer_result",
+)
 
 
 # --- server → client -------------------------------------------------------

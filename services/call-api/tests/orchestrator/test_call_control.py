@@ -26,7 +26,7 @@ SCENARIO: dict[str, Any] = {
                     "digits": ["0"],
                     "say": "Putting you through.",
                     "transfer": {"target": "{agent}"},
-                },  # fmt: skip
+                },
             },
         }
     },
