@@ -4,6 +4,8 @@ import struct
 
 from media_controller.call_codecs import carry_telephone_event, media_codec_of, payload_type_of
 from media_controller.dtmf import DigitPressed, DtmfDetector, parse_telephone_event
+from media_controller.ledger import ClientLedger
+from media_controller.signalling import CLIENT_METHODS, parse_params, service_params
 
 
 def event(code: int, duration: int, *, end: bool = False, volume: int = 10) -> bytes:
@@ -95,3 +97,28 @@ def test_telephone_event_rides_a_g711_codec_the_call_does_not_use() -> None:
         {"codecs": offered["codecs"][:1]},
         None,
     )
+
+
+def test_the_callers_produce_is_rewritten_and_the_carrier_remembered() -> None:
+    ledger = ClientLedger(bot_producer_id="bot-1")
+    ledger.add_transport("t1", "plain")
+    method = CLIENT_METHODS["produce"]
+    offered = {
+        "codecs": [
+            {"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2},
+            {"mimeType": "audio/telephone-event", "payloadType": 110, "clockRate": 8000},
+        ],
+        "encodings": [{"ssrc": 7}],
+    }
+    params = parse_params(method, {"transport_id": "t1", "rtp_parameters": offered}, ledger)
+    sent = service_params(method, params, "call-1")
+    assert sent["rtp_parameters"]["codecs"][1] == {
+        "mimeType": "audio/PCMA",
+        "payloadType": 110,
+        "clockRate": 8000,
+    }
+    assert set(sent) == {"call_id", "transport_id", "kind", "rtp_parameters"}  # nothing private leaks
+    method.record(ledger, params, {"producer_id": "p1"})
+    assert ledger.dtmf_carriers == {"p1": "audio/PCMA"}
+    ledger.remove_transport("t1")
+    assert ledger.dtmf_carriers == {}
