@@ -128,7 +128,7 @@ async def capacity(ctx: BenchContext) -> Result:
     loads: list[Load] = []
     started = time.perf_counter()
     with media_stack(ctx.scratch("media-capacity"), workers=MEDIASOUP_WORKERS) as media:
-        client = MediaClient(media.controller_url, request_timeout=10.0)
+        client = MediaClient(media.controller_url, secret=media.api_secret, request_timeout=10.0)
         sender = asyncio.create_task(send_caller_audio(loads, caller_packets, stop))
         try:
             for target in steps:

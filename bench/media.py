@@ -48,7 +48,7 @@ async def barge_in(ctx: BenchContext) -> Result:
     bot_pcm = audio.speech(BOT_TEXT * 3)
     sources: dict[str, int] = {}
     with media_stack(ctx.scratch("media-barge")) as media:
-        client = MediaClient(media.controller_url)
+        client = MediaClient(media.controller_url, secret=media.api_secret)
         session = await client.open_session(f"bench-barge-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
         log: EventLog[Arrival[Any]] = EventLog(Arrival)
         collector = asyncio.create_task(collect(session.events(), log, "the media events ended"))

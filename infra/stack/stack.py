@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voicebot_stack import paths, procstat, specs, supervisord
+from voicebot_stack import credentials, paths, procstat, specs, supervisord
 from voicebot_stack.probes import http_ok
 from voicebot_stack.procs import free_ports
 from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
@@ -68,7 +68,8 @@ def read_env() -> dict[str, str]:
 
 def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
-    print(f"CA_FILE={env['CA_FILE']}", flush=True)
+    print(f"CA_FILE={env['CA_FILE']}")
+    print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}", flush=True)
 
 
 def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
@@ -91,6 +92,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     ).write(nginx_conf)
 
     secret = secrets.token_hex(32)  # per stack
+    creds = credentials.local()  # the gateway key, Redis's password, the controller's secret
     call_api_env = {
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
@@ -100,7 +102,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         return specs.call_api(
             port,
             instance=instance,
-            redis_url=f"redis://127.0.0.1:{redis}/0",
+            redis_url=specs.redis_url(redis, creds.redis_password),
             workers=2,
             factory=os.environ.get(FACTORY_ENV) or None,
             extra_env=call_api_env,
@@ -108,7 +110,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         )
 
     services = [
-        specs.redis(redis),
+        specs.redis(redis, creds.redis_password),
         specs.mediasoup(mediasoup, secret),
         specs.media_controller(controller, mediasoup, secret),
         call_api(api1, "call-api-1"),
@@ -129,6 +131,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     env = {
         "WSS_URL": f"wss://127.0.0.1:{https}/api/v1/call",
         "CA_FILE": str(CERTS_DIR / "ca.crt"),
+        "GATEWAY_TOKEN": creds.gateway_key,
         "HTTPS_PORT": str(https),
         "HTTP_PORT": str(http),
         "REDIS_PORT": str(redis),
@@ -140,6 +143,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "LOG_DIR": str(LOG_DIR),
     }
     ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    ENV_FILE.chmod(0o600)  # it holds the gateway key
     return env, services
 
 

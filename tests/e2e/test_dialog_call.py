@@ -17,6 +17,7 @@ from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.call import GatewayCall
 from voicebot_protocol import CloseCode
+from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.fullstack import FullStack, start_full_stack
 from tests.support.procs import wait_until
@@ -126,9 +127,11 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
     await call.wait_event("play_audio", 20)
     await call.terminate()
 
+    media_call_id = scoped_call_id(call_id)  # the media plane names it within the gateway's namespace
+
     def media_objects_left() -> list[dict]:
         sessions = stack.media.get("/v1/stats")["sessions"]
-        return [s for s in sessions if s["call_id"] == call_id]
+        return [s for s in sessions if s["call_id"] == media_call_id]
 
     def redis_keys_left() -> list[bytes]:
         return redis.Redis.from_url(stack.redis.url).keys(f"*{call_id}*")
@@ -140,7 +143,7 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
     assert media_objects_left() == []
     assert redis_keys_left() == []
     try:
-        stack.media.get(f"/v1/sessions/{call_id}/stats")
+        stack.media.get(f"/v1/sessions/{media_call_id}/stats")
         raise AssertionError("the media-controller still knows the call")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
+from call_api.orchestrator.base import CallResult, OrchestratorStartError, WebSocketIn, WebSocketOut
 from voicebot_protocol import (
     EndReason,
     FailureCode,
@@ -21,8 +22,6 @@ from voicebot_protocol import (
     PlayAudio,
 )
 from voicebot_protocol.client import MediasoupResponsePayload, PlayAudioPayload
-
-from call_api.orchestrator.base import CallResult, OrchestratorStartError, WebSocketIn, WebSocketOut
 
 log = logging.getLogger(__name__)
 

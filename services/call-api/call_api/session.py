@@ -34,6 +34,8 @@ from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_fo
 from voicebot_tracing.context import set_call
 
 from call_api import metrics
+from call_api.auth import Authenticator, AuthRefusal, GatewayIdentity
+from call_api.auth.identity import ANONYMOUS, media_call_id
 from call_api.call_codec import CALL_CODEC
 from call_api.call_state import CallLifecycle, CallState
 from call_api.client_socket import ClientSocket
@@ -53,6 +55,8 @@ CLOSE_CODE_FOR_END: dict[EndReason, CloseCode] = {
     EndReason.SERVER_SHUTDOWN: CloseCode.GOING_AWAY,
     EndReason.TOO_MANY_ERRORS: CloseCode.TOO_MANY_ERRORS,
     EndReason.INTERNAL_ERROR: CloseCode.INTERNAL_ERROR,
+    EndReason.MAX_DURATION: CloseCode.NORMAL,
+    EndReason.CALLER_SILENCE: CloseCode.NORMAL,
 }
 
 # Before acceptance a bad first frame is refused with the close code that names the problem.
@@ -74,15 +78,19 @@ class CallSession:
         settings: Settings,
         registry: CallRegistry,
         factory: OrchestratorFactory,
+        authenticator: Authenticator,
     ) -> None:
         self.websocket = websocket
+        self.authenticator = authenticator
+        self.identity: GatewayIdentity = ANONYMOUS
         self.settings = settings
         self.registry = registry
         self.factory = factory
         self.lifecycle = CallLifecycle()
         self.header_trace_id = trace_id_from_header(websocket)
         self.trace_id = self.header_trace_id or new_trace_id()
-        self.call_id: str | None = None
+        self.call_id: str | None = None  # as the client named it (logs, messages, the factory)
+        self.claim_id: str | None = None  # within the gateway's namespace: `<gateway>~<call_id>`
         self.token = registry.new_token()
         self.errors = 0
         self.socket = ClientSocket(
@@ -96,24 +104,48 @@ class CallSession:
 
     # --- the whole call -----------------------------------------------------
 
-    async def _deny_handshake(self) -> None:
-        """A draining instance refuses the upgrade itself with HTTP 503: a gateway (nginx's
-        proxy_next_upstream) can then retry the call on another instance, which it cannot do once
-        the WebSocket is open."""
-        refusal = CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
-        log.info("handshake refused: draining")
+    async def _deny_handshake(self, status: int, refusal: CallFailed) -> None:
+        """Refuse the upgrade itself with an HTTP answer: 503 while draining, so that a gateway
+        (nginx's proxy_next_upstream) can retry the call on another instance, which it cannot do
+        once the WebSocket is open; 401/403 for a missing or refused credential."""
         try:
             await self.websocket.send_denial_response(
-                Response(refusal.to_json(), status_code=503, media_type="application/json")
+                Response(refusal.to_json(), status_code=status, media_type="application/json")
             )
         except RuntimeError:  # a server without the websocket.http.response extension
-            await self.websocket.close(code=CloseCode.TRY_AGAIN_LATER, reason=FailureCode.SERVER_DRAINING)
+            close_code = CloseCode.TRY_AGAIN_LATER if status == 503 else CloseCode.POLICY_VIOLATION
+            await self.websocket.close(code=close_code, reason=str(refusal.code))
         self.lifecycle.advance(CallState.CLOSED)
+
+    async def _authenticate(self) -> bool:
+        """The credential, checked before the upgrade (docs/security.md); the credential is never logged."""
+        try:
+            self.identity = await self.authenticator.authenticate(
+                self.websocket.headers, self.websocket.query_params
+            )
+        except AuthRefusal as refusal:
+            metrics.auth_refused(refusal.code)
+            client = self.websocket.client.host if self.websocket.client else None
+            log.warning(
+                "handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client}
+            )
+            await self._deny_handshake(refusal.status, CallFailed(reason=refusal.reason, code=refusal.code))
+            return False
+        if not self.identity.may_set_trace_id and self.header_trace_id is not None:
+            self.header_trace_id = None  # an untrusted client cannot choose a trace id
+            self.trace_id = new_trace_id()
+            set_call(None, self.trace_id)
+        return True
 
     async def serve(self) -> None:
         set_call(None, self.trace_id)
+        if not await self._authenticate():
+            return
         if self.registry.draining:
-            await self._deny_handshake()
+            log.info("handshake refused: draining")
+            await self._deny_handshake(
+                503, CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
+            )
             return
         try:
             await self.websocket.accept()
@@ -133,7 +165,16 @@ class CallSession:
             if start is None:
                 return
             self.lifecycle.advance(CallState.STARTING)
+            if self.identity.call_id is not None and self.identity.call_id != start.payload.call_id:
+                await self._refuse(
+                    FailureCode.UNAUTHORIZED, "the call token is for another call_id", CloseCode.UNAUTHORIZED
+                )
+                return
             self.call_id = start.payload.call_id
+            # The claim and the media session are named within the gateway's namespace: another
+            # gateway's call of the same call_id is another call (docs/security.md).
+            self.claim_id = self.identity.scoped_call_id(start.payload.call_id)
+            media_call_id.set(self.claim_id)
             if self.header_trace_id is None:
                 self.trace_id = normalize_trace_id(start.payload.trace_id) or self.trace_id
             set_call(self.call_id, self.trace_id)
@@ -150,7 +191,7 @@ class CallSession:
                     )
                     return
                 with tracer.start_as_current_span("call_start"):
-                    claimed = await self.registry.claim(self.call_id, self, self.token)
+                    claimed = await self.registry.claim(self.claim_id, self, self.token)
                 if not claimed:
                     await self._refuse(
                         FailureCode.DUPLICATE_CALL,
@@ -171,9 +212,9 @@ class CallSession:
             log.exception("call failed unexpectedly")
             await self._end_unexpectedly()
         finally:
-            if claimed and self.call_id is not None:
+            if claimed and self.claim_id is not None:
                 with trace.use_span(call_span):  # the release's Redis command belongs to the call
-                    await self.registry.release(self.call_id, self.token)
+                    await self.registry.release(self.claim_id, self.token)
             await self._close(CloseCode.INTERNAL_ERROR, "internal_error")
             self.lifecycle.advance(CallState.CLOSED)
             log.info(
@@ -256,9 +297,16 @@ class CallSession:
         )
         end_wait = asyncio.create_task(self._end_requested.wait(), name=f"call:{self.call_id}:end-wait")
         keepalive = asyncio.create_task(self._keep_claim_alive(), name=f"call:{self.call_id}:claim-keepalive")
+        time_limit = asyncio.get_running_loop().call_later(
+            self.settings.max_call_seconds,
+            self.request_end,
+            EndReason.MAX_DURATION,
+            f"the call reached its maximum duration ({self.settings.max_call_seconds:g} s)",
+        )
         try:
             await asyncio.wait({run_task, end_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            time_limit.cancel()
             for task in (end_wait, keepalive, run_task):
                 task.cancel()
             await asyncio.gather(end_wait, keepalive, run_task, return_exceptions=True)
@@ -307,10 +355,10 @@ class CallSession:
             self.request_end(EndReason.TOO_MANY_ERRORS, f"{self.errors} bad frames")
 
     async def _keep_claim_alive(self) -> None:
-        assert self.call_id is not None
+        assert self.claim_id is not None
         while True:
             await asyncio.sleep(self.settings.call_ttl_seconds / 3)
-            await self.registry.refresh(self.call_id, self.token)
+            await self.registry.refresh(self.claim_id, self.token)
 
     async def _close_orchestrator(self, orchestrator: Orchestrator) -> None:
         try:

@@ -10,8 +10,10 @@ import socket
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from call_api.auth.keys import parse_gateway_keys
 
 DEFAULT_FACTORY = "call_api.orchestrator.factory:create_orchestrator_instance"
 ENV_PREFIX = "CALL_API_"
@@ -33,6 +35,32 @@ class MediaSettings(BaseSettings):
 
     media_controller_url: str = "http://127.0.0.1:8100"
     media_ready_timeout: float = 10.0  # no bot_leg_ready by then: greet anyway (with a warning)
+    # The controller's API secret (MEDIA_CONTROLLER_API_SECRET there): sent as a Bearer token.
+    media_controller_secret: str = ""
+
+
+class AuthSettings(BaseSettings):
+    """Who may place calls (docs/security.md)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # Gateway authentication (docs/security.md): `<gateway_id>:<sha256 hex of the key>,...`.
+    gateway_keys: str = ""
+    token_secret: str | None = Field(default=None, min_length=32)  # HMAC key of call tokens
+    allowed_origins: str = ""  # comma-separated browser origins, e.g. https://phone.example.com
+    auth_required: bool = True  # false only for a closed lab: every handshake is then anonymous
+    call_token_ttl_seconds: int = Field(default=60, ge=1)
+    call_token_max_ttl_seconds: int = Field(default=3600, ge=1)
+
+    @field_validator("gateway_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_gateway_keys(value)  # a typo in a key entry stops the service at start, not per call
+        return value
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
 
 class OrchestratorSettings(BaseSettings):
@@ -64,14 +92,15 @@ class Settings(BaseSettings):
     call_ttl_seconds: int = Field(default=30, ge=3)
     orchestrator_close_timeout: float = Field(default=10.0, gt=0)
     send_timeout: float = Field(default=10.0, gt=0)
+    max_call_seconds: float = Field(default=3600.0, gt=0)  # then call_ended max_duration
     # None: "otlp" when an endpoint is known (otlp_endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     trace_exporter: Literal["none", "console", "otlp"] | None = None
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
-
     cache: CacheSettings = Field(default_factory=CacheSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @cached_property
     def instance(self) -> str:

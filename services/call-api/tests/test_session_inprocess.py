@@ -11,6 +11,7 @@ from call_api.app import create_app
 from call_api.registry import active_call_key
 from call_api.settings import CacheSettings, Settings
 from fastapi import FastAPI
+from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import (
     CALL_TERMINATED,
@@ -76,7 +77,7 @@ async def test_nothing_of_the_call_survives_its_end(
     assert (await recv_json(ws))["event"] == "mediasoup_response"
     assert call_tasks(call_id), "the call's tasks should be named after it"
     assert app.state.registry.active_calls == 1
-    assert await app.state.cache.get_bytes(active_call_key(call_id)) is not None
+    assert await app.state.cache.get_bytes(active_call_key(scoped_call_id(call_id))) is not None
 
     if ending == "call_terminated":
         await ws.send(CALL_TERMINATED)
@@ -90,7 +91,7 @@ async def test_nothing_of_the_call_survives_its_end(
     assert await all_done(call_tasks(call_id))
     assert await all_done(set(asyncio.all_tasks()) - baseline - {asyncio.current_task()})
     assert app.state.registry.active_calls == 0
-    assert await app.state.cache.get_bytes(active_call_key(call_id)) is None
+    assert await app.state.cache.get_bytes(active_call_key(scoped_call_id(call_id))) is None
 
 
 async def test_the_call_span_continues_the_gateway_trace(served_app: tuple[FastAPI, str]) -> None:

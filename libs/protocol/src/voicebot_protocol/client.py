@@ -138,6 +138,7 @@ class MediasoupResponsePayload(Payload):
     ok: bool = True
     data: dict[str, Any] | None = None
     error: str | None = None
+    code: str | None = None  # additive: with ok=false, the refusal's code (docs/media-signalling.md)
 
 
 class MediasoupResponse(Message):

@@ -142,7 +142,9 @@ class Orchestrator:
         except MediaRequestError as exc:
             await self._send(
                 MediasoupResponse(
-                    payload=MediasoupResponsePayload(request_id=payload.request_id, ok=False, error=str(exc))
+                    payload=MediasoupResponsePayload(
+                        request_id=payload.request_id, ok=False, error=str(exc), code=exc.code
+                    )
                 )
             )
             return
@@ -151,9 +153,6 @@ class Orchestrator:
         await self._send(
             MediasoupResponse(payload=MediasoupResponsePayload(request_id=payload.request_id, data=data))
         )
-        # TEMPORARY until bot_leg_ready: a controller that does not send the event yet.
-        if payload.method == "consume" and data.get("producer_id") in ("bot", self.media.bot_producer_id):
-            self.bot_leg_ready.set()
 
     # --- media → orchestrator ----------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ async def get_resources() -> Resources:
                 providers=providers,
                 tts=tts,
                 stt=make_stt(providers),
-                media=MediaClient(settings.media.media_controller_url),
+                media=MediaClient(
+                    settings.media.media_controller_url, secret=settings.media.media_controller_secret
+                ),
                 cache=cache,
                 filler=await load_filler(tts, cache),
             )

@@ -35,6 +35,9 @@ class SttSession(Protocol):
 
 class SpeechToText(Protocol):
     name: str
+    # How long finish() may take after the caller stopped (None: the Orchestrator's provider
+    # timeout); a local model on a busy CPU needs more than a streaming cloud service.
+    final_timeout: float | None
 
     async def open(self, phrases: Sequence[str] = ()) -> SttSession:
         """phrases: what the dialog expects next (a grammar for offline engines, hints for cloud ones)."""

@@ -90,6 +90,7 @@ class FakeMediaSession:
         self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue()
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._streams: dict[str, tuple[int, int]] = {}  # stream id → (sample rate, PCM bytes)
+        self.interruptible: dict[str, bool] = {}  # stream id → opened interruptible
         self._open: str | None = None
         self._later: asyncio.Task[None] | None = None
 
@@ -111,8 +112,11 @@ class FakeMediaSession:
         self._command("signal", method)
         return {"id": f"{method}-1", **data}
 
-    async def start_playback(self, stream_id: str, sample_rate: int, text: str | None = None) -> None:
+    async def start_playback(
+        self, stream_id: str, sample_rate: int, text: str | None = None, *, interruptible: bool = False
+    ) -> None:
         self._command("start_playback", stream_id)
+        self.interruptible[stream_id] = interruptible
         self._streams[stream_id] = (sample_rate, 0)
         self._open = stream_id
 
@@ -210,6 +214,7 @@ class FakeSttSession:
 
 
 class FakeSTT:
+    final_timeout: float | None = None
     name = "fake"
 
     def __init__(self, timeline: Timeline) -> None:

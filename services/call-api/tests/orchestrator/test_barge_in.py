@@ -26,6 +26,7 @@ async def test_barge_in_stops_in_order_and_keeps_what_was_heard(new_call) -> Non
     tts_cancelled = t.index(t.tts("cancelled", SECOND))
     assert stop_audio < playback_stop < tts_cancelled
     assert t.client("stop_audio")[0].payload.stream_id == "call-1-1"
+    assert call.media.interruptible["call-1-1"], "a reply is opened interruptible: the controller stops it"
     assert ("dialog", "record_heard", "Hello there.") in t.entries
     [interrupted] = t.client("transcript")
     assert interrupted.payload.interrupted and interrupted.payload.text == "Hello there."
@@ -67,6 +68,7 @@ async def test_the_filler_is_not_cut_by_a_barge_in(new_call) -> None:
     finish.set()
     assert (await call.result()) is not None
     assert not t.client("stop_audio") and not t.count(t.media("stop_playback"))
+    assert next(iter(call.media.interruptible.values())) is False, "the filler is not interruptible"
     assert [m.payload.text for m in t.client("transcript")] == ["Hello there. How can I help you today?"]
 
 

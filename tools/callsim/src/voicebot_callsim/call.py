@@ -61,6 +61,7 @@ class GatewayCall:
     initial_vars: dict[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
     ca_file: str | None = None
+    token: str | raw._FromEnvironment | None = raw.FROM_ENV  # the gateway credential (docs/security.md)
     events: EventLog[Event] = field(default_factory=new_event_log)
     connect_started: float = 0.0
     accepted_at: float = 0.0
@@ -82,7 +83,12 @@ class GatewayCall:
         headers = {"X-Trace-ID": self.trace_id} if self.trace_id else {}
         self.connect_started = time.monotonic()
         self._ws = await raw.connect(
-            self.url, headers, ca_file=self.ca_file, open_timeout=open_timeout, max_size=2**22
+            self.url,
+            headers,
+            ca_file=self.ca_file,
+            open_timeout=open_timeout,
+            max_size=2**22,
+            token=self.token,
         )
         self.response_headers = {k.lower(): v for k, v in self._ws.response.headers.raw_items()}
         self._reader = asyncio.create_task(self._read(), name=f"callsim-{self.call_id}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl as ssl_module
 from typing import Any
 
@@ -22,6 +23,27 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 TRACE_ID = r"[0-9a-f]{32}"
+GATEWAY_TOKEN_ENV = "VOICEBOT_GATEWAY_TOKEN"
+
+
+class _FromEnvironment:
+    def __repr__(self) -> str:
+        return f"${GATEWAY_TOKEN_ENV}"
+
+
+FROM_ENV = _FromEnvironment()  # the default credential: $VOICEBOT_GATEWAY_TOKEN, if set
+
+
+def credential_headers(
+    headers: dict[str, str] | None, token: str | _FromEnvironment | None
+) -> dict[str, str]:
+    """`Authorization: Bearer <token>` unless the caller set one; token=None sends none at all."""
+    merged = dict(headers or {})
+    if isinstance(token, _FromEnvironment):
+        token = os.environ.get(GATEWAY_TOKEN_ENV) or None
+    if token and not any(k.lower() == "authorization" for k in merged):
+        merged["Authorization"] = f"Bearer {token}"
+    return merged
 
 
 def tls_context(ca_file: str | None) -> ssl_module.SSLContext:
@@ -37,14 +59,16 @@ async def connect(
     ca_file: str | None = None,
     open_timeout: float = 10.0,
     max_size: int | None = None,
+    token: str | _FromEnvironment | None = FROM_ENV,
 ) -> ClientConnection:
     """A WebSocket to the call-api or the gateway; never through an HTTP proxy from the environment.
-    wss:// URLs verify the server against `ssl` (or a context of `ca_file`)."""
+    wss:// URLs verify the server against `ssl` (or a context of `ca_file`). The gateway
+    credential: `token`, by default $VOICEBOT_GATEWAY_TOKEN (token=None: none, to test refusals)."""
     if ssl is None and url.startswith("wss://"):
         ssl = tls_context(ca_file)
     return await websockets.connect(
         url,
-        additional_headers=headers or {},
+        additional_headers=credential_headers(headers, token),
         ssl=ssl,
         open_timeout=open_timeout,
         max_size=max_size,

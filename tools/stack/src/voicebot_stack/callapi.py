@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from voicebot_stack import paths, specs
+from voicebot_stack import credentials, specs
 from voicebot_stack.launch import process, start_until_ready
 from voicebot_stack.probes import http_ok
 from voicebot_stack.procs import Proc, free_port, wait_until
@@ -16,11 +16,7 @@ from voicebot_stack.procstat import children
 
 # The orchestrator factories of the test support code (the echo orchestrator and its kin), by
 # dotted path: they used to live in call_api.orchestrator.testing, now in tests/support/factories.py.
-TEST_FACTORIES = (
-    "tests.support.factories"
-    if (paths.REPO_ROOT / "tests" / "support" / "factories.py").exists()
-    else "call_api.orchestrator.testing"
-)
+TEST_FACTORIES = "tests.support.factories"  # the test orchestrators (repo root on PYTHONPATH)
 
 
 def factory_path(name: str) -> str:
@@ -102,9 +98,8 @@ class CallApiServer:
         found: list[dict[str, Any]] = []
 
         def logged() -> bool:
-            found[:] = [
-                r for r in self.log_records(message) if call_id is None or r.get("call_id") == call_id
-            ]
+            wanted = None if call_id is None else {call_id, credentials.scoped_call_id(call_id)}
+            found[:] = [r for r in self.log_records(message) if wanted is None or r.get("call_id") in wanted]
             return bool(found)
 
         wait_until(logged, timeout, f"log line {message!r} of call {call_id}")

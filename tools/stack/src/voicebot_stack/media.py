@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot_stack import specs
+from voicebot_stack import credentials, specs
 from voicebot_stack.launch import launch
 from voicebot_stack.procs import Proc, free_port, free_ports
 
@@ -36,12 +36,25 @@ class MediaStack:
     def service_url(self) -> str:
         return f"ws://127.0.0.1:{self.service_port}/"
 
+    @property
+    def api_secret(self) -> str:
+        return credentials.local().media_api_secret
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """What every controller route but the probes needs."""
+        return credentials.local().media_headers()
+
+    def _open(self, path: str) -> Any:
+        request = urllib.request.Request(self.controller_url + path, headers=self.api_headers)
+        return urllib.request.urlopen(request, timeout=5)
+
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.controller_url + path, timeout=5) as resp:
+        with self._open(path) as resp:
             return json.loads(resp.read())
 
     def text(self, path: str) -> str:
-        with urllib.request.urlopen(self.controller_url + path, timeout=5) as resp:
+        with self._open(path) as resp:
             return str(resp.read().decode())
 
     def worker_pids(self) -> list[int]:

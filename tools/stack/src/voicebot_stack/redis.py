@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from voicebot_stack import specs
@@ -13,19 +14,22 @@ from voicebot_stack.procs import Proc, free_port, wait_until
 class RedisServer:
     """start/stop/restart keep the same port, so clients can reconnect to the same URL."""
 
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
+    def __init__(self, log_dir: Path, port: int | None = None, password: str | None = None) -> None:
         self.log_dir = Path(log_dir)
         self.port = port or free_port()
+        self.password = password if password is not None else secrets.token_hex(16)
         self.proc: Proc | None = None
         self.starts = 0
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return specs.redis_url(self.port, self.password)
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.starts += 1
-        spec = specs.redis(self.port).named(f"redis-{self.port}-{self.starts}")  # one log per start
+        spec = specs.redis(self.port, self.password).named(
+            f"redis-{self.port}-{self.starts}"
+        )  # one log per start
         self.proc = launch(spec, self.log_dir, timeout)
         return self
 

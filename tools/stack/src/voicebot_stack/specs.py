@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from voicebot_stack import paths
+from voicebot_stack import credentials, paths
 from voicebot_stack.probes import http_ok, port_open, redis_ping
 
 # A process gets its settings from its spec only, never from the caller's environment.
@@ -50,7 +50,30 @@ def loopback(port: int, path: str = "", scheme: str = "http") -> str:
     return f"{scheme}://127.0.0.1:{port}{path}"
 
 
-def redis(port: int) -> ServiceSpec:
+def redis_url(port: int, password: str | None = None) -> str:
+    """The URL call-api uses: the ACL user `voicebot` (the default user is off)."""
+    userinfo = f"{credentials.REDIS_USER}:{password}@" if password else ""
+    return f"redis://{userinfo}127.0.0.1:{port}/0"
+
+
+def redis(port: int, password: str | None = None) -> ServiceSpec:
+    """A cache with a size bound (LRU); with a password, only the ACL user `voicebot` may log in."""
+    acl = (
+        (
+            "--user",
+            "default",
+            "off",
+            "--user",
+            credentials.REDIS_USER,
+            "on",
+            f">{password}",
+            "~*",
+            "&*",
+            "+@all",
+        )
+        if password
+        else ()
+    )
     command = (
         paths.redis_server_bin(),
         "--port", str(port),
@@ -58,6 +81,9 @@ def redis(port: int) -> ServiceSpec:
         "--save", "",
         "--appendonly", "no",
         "--protected-mode", "yes",
+        "--maxmemory", "256mb",
+        "--maxmemory-policy", "allkeys-lru",
+        *acl,
     )  # fmt: skip
     return ServiceSpec(
         name="redis",
@@ -93,6 +119,7 @@ def media_controller(
     port: int, mediasoup_port: int, secret: str, extra_env: Mapping[str, str] | None = None
 ) -> ServiceSpec:
     env = {
+        "MEDIA_CONTROLLER_API_SECRET": credentials.local().media_api_secret,
         "MEDIA_CONTROLLER_PORT": str(port),
         "MEDIA_CONTROLLER_MEDIASOUP_URL": loopback(mediasoup_port, "/", "ws"),
         "MEDIA_CONTROLLER_MEDIASOUP_SECRET": secret,
@@ -122,6 +149,7 @@ def call_api(
     """call-api under gunicorn. The repository root is on PYTHONPATH so that an orchestrator
     factory of the test support code (tests.support.factories:...) imports."""
     env = {
+        **credentials.local().call_api_env(),
         "CALL_API_BIND": f"127.0.0.1:{port}",
         "CALL_API_WORKERS": str(workers),
         "CALL_API_REDIS_URL": redis_url,

@@ -80,7 +80,8 @@ class Listener:
             speech_end = time.monotonic()
             while not self._frames.empty():
                 await session.feed(self._frames.get_nowait())
-            result = await within(session.finish(), cfg.provider_timeout, "stt", "final transcript")
+            final_timeout = self.stt.final_timeout or cfg.provider_timeout
+            result = await within(session.finish(), final_timeout, "stt", "final transcript")
             stt_seconds = time.monotonic() - speech_end
             metrics.STT_FINAL.observe(stt_seconds)
         finally:

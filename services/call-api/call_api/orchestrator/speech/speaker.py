@@ -197,7 +197,9 @@ class Speaker:
     async def _open_stream(self, speech: Speech, text: str) -> None:
         self._open[speech.stream_id] = speech
         self.current = speech
-        await self.media.start_playback(speech.stream_id, speech.utterance.sample_rate, text)
+        await self.media.start_playback(
+            speech.stream_id, speech.utterance.sample_rate, text, interruptible=speech.interruptible
+        )
         speech.opened = True
 
     async def _end_stream(self, speech: Speech) -> PlaybackFinished | None:

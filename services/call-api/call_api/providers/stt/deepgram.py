@@ -178,6 +178,7 @@ class DeepgramSession:
 
 
 class DeepgramSTT:
+    final_timeout: float | None = None
     name = "deepgram"
 
     def __init__(

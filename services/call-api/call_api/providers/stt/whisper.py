@@ -148,6 +148,7 @@ class WhisperSession:
 
 
 class WhisperSTT:
+    final_timeout: float | None = 20.0  # decoding a long utterance on a loaded core
     name = "whisper"
     sample_rate = SAMPLE_RATE
 
