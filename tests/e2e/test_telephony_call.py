@@ -27,7 +27,9 @@ class TelephonyCall(GatewayCall):
     async def start(self, open_timeout: float = 10.0) -> None:
         """GatewayCall.start, with the negotiated codec in call_start."""
         self.connect_started = time.monotonic()
-        self._ws = await raw.connect(self.url, {}, open_timeout=open_timeout, max_size=2**22)
+        self._ws = await raw.connect(
+            self.url, {}, open_timeout=open_timeout, max_size=2**22, token=self.token
+        )
         self._reader = asyncio.create_task(self._read(), name=f"telephony-{self.call_id}")
         start = json.loads(raw.call_start(self.call_id, None, **self.initial_vars))
         start["payload"]["codec"] = self.codec
