@@ -12,6 +12,7 @@ from typing import Any
 
 from media_controller.call_codecs import CODECS
 from media_controller.g711 import G711Decoder, G711Encoder
+from voicebot_callsim.rtp import opus_packets
 
 Signal = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 _RTP = struct.Struct("!BBHII")
@@ -76,16 +77,21 @@ class SymmetricGateway(asyncio.DatagramProtocol):
         self.sequence += 1
 
     async def send_pcm(self, pcm: bytes, rate: int) -> float:
-        """The caller's speech as G.711 RTP paced at 20 ms; the time its first packet left."""
-        encoder = G711Encoder(_AV_CODEC[self.codec], rate)
-        payloads = encoder.encode(pcm) + encoder.flush()
+        """The caller's speech as RTP in the line's codec (G.711, or Opus for a trunk that offers
+        it) paced at 20 ms; the time its first packet left."""
+        spec = CODECS[self.codec]
+        if self.codec == "opus":
+            payloads = opus_packets(pcm, rate)
+        else:
+            encoder = G711Encoder(_AV_CODEC[self.codec], rate)
+            payloads = encoder.encode(pcm) + encoder.flush()
         first = time.monotonic()
         for index, payload in enumerate(payloads):
             delay = first + index * 0.020 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._send(CODECS[self.codec].payload_type, payload)
-            self.timestamp += 160
+            self._send(spec.payload_type, payload)
+            self.timestamp += spec.frame_samples
         return first
 
     async def send_silence(self, seconds: float) -> float:
@@ -132,12 +138,12 @@ class SymmetricGateway(asyncio.DatagramProtocol):
 
 
 def caller_rtp_parameters(codec: str, ssrc: int) -> dict[str, Any]:
-    """What a SIP gateway produces from the SDP it negotiated: G.711 and telephone-event/8000,
-    no header extensions."""
+    """What a SIP gateway produces from the SDP it negotiated: the codec (G.711, or Opus) and
+    telephone-event/8000, no header extensions."""
     spec = CODECS[codec]
     return {
         "codecs": [
-            {"mimeType": spec.mime_type, "payloadType": spec.payload_type, "clockRate": 8000},
+            spec.rtp_codec(),
             {
                 "mimeType": "audio/telephone-event",
                 "payloadType": TELEPHONE_EVENT_PT,

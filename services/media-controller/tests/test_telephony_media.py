@@ -144,6 +144,26 @@ async def test_g711_both_ways_on_one_symmetric_transport(
         await session.close()
 
 
+async def test_keys_on_an_opus_line_reach_call_api_too(client: MediaClient) -> None:
+    """An Opus trunk with telephone-event/8000: the carrier (PCMA) rides beside Opus/48000."""
+    session = await client.open_session("opus-keys", "b9" * 16)
+    gateway = await SymmetricGateway.open("opus")
+    events = Events(session)
+    try:
+        await connect_symmetric(session.signal, gateway)
+        await gateway.send_silence(0.2)
+        await gateway.press(7)
+        await gateway.press(0, duration_ms=60)
+        await gateway.send_silence(0.2)
+        _, first = await events.next(DtmfDetected, 0, 3)
+        _, second = await events.next(DtmfDetected, events.seen.index(first) + 1, 3)
+        assert (first.digit, first.duration_ms, second.digit, second.duration_ms) == ("7", 120, "0", 60)
+    finally:
+        events.close()
+        gateway.close()
+        await session.close()
+
+
 async def test_a_symmetric_transport_ignores_other_sources(client: MediaClient, tmp_path: Path) -> None:
     """comedia off: mediasoup accepts the caller's RTP only from the connected address."""
     session = await client.open_session("g711-spoof", "b8" * 16, codec="pcmu")
