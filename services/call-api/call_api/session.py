@@ -36,6 +36,7 @@ from voicebot_tracing.context import set_call
 from call_api import metrics
 from call_api.auth import Authenticator, AuthRefusal, GatewayIdentity
 from call_api.auth.identity import ANONYMOUS, media_call_id
+from call_api.call_codec import CALL_CODEC
 from call_api.call_state import CallLifecycle, CallState
 from call_api.client_socket import ClientSocket
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
@@ -48,6 +49,7 @@ tracer = trace.get_tracer("call_api.session")
 
 CLOSE_CODE_FOR_END: dict[EndReason, CloseCode] = {
     EndReason.DIALOG_COMPLETED: CloseCode.NORMAL,
+    EndReason.TRANSFERRED: CloseCode.NORMAL,
     EndReason.MEDIA_FAILURE: CloseCode.MEDIA_FAILURE,
     EndReason.PROVIDER_FAILURE: CloseCode.PROVIDER_FAILURE,
     EndReason.SERVER_SHUTDOWN: CloseCode.GOING_AWAY,
@@ -197,6 +199,7 @@ class CallSession:
                         CloseCode.DUPLICATE_CALL,
                     )
                     return
+                CALL_CODEC.set(start.payload.codec or "opus")  # for the factory (call_codec.py)
                 orchestrator = await self._create_orchestrator(start.payload.initial_vars)
                 if orchestrator is None:
                     return

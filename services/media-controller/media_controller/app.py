@@ -102,7 +102,7 @@ async def create_session(request: web.Request) -> web.Response:
     if sessions.get(body.call_id) is None and not sessions.service.connected:
         raise ServiceUnavailable("the mediasoup service is not connected")
     with bind_call(body.call_id, trace_id):
-        session = await sessions.open(body.call_id, trace_id)
+        session = await sessions.open(body.call_id, trace_id, body.codec)
     return _json(session.info().to_json(), 201)
 
 

@@ -62,6 +62,19 @@ function strongSecret(name, secret) {
 }
 
 /**
+ * The router's media codecs (docs/internal-protocol.md): Opus for WebRTC-style gateways, G.711
+ * (PCMU, PCMA) for SIP trunks, and RFC 4733 telephone-event at 8 kHz for DTMF. mediasoup never
+ * transcodes: a consumer receives its producer's codec, so the bot's producer is created in the
+ * call's codec. The payload types are the static ones (0, 8) and the project's fixed dynamic ones.
+ */
+const ROUTER_MEDIA_CODECS = Object.freeze([
+  Object.freeze({ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/PCMA', clockRate: 8000, preferredPayloadType: 8 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/telephone-event', clockRate: 8000, preferredPayloadType: 101 }),
+]);
+
+/**
  * Reads the settings from the environment; throws with a clear message if invalid.
  * @param {NodeJS.ProcessEnv} env
  * @returns {Readonly<Settings>}
@@ -89,4 +102,4 @@ function loadConfig(env = process.env) {
   });
 }
 
-module.exports = { loadConfig, strongSecret };
+module.exports = { loadConfig, strongSecret, ROUTER_MEDIA_CODECS };

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-from voicebot_protocol.media import CreateSession, MediaApiError, SessionInfo
+from voicebot_protocol.media import CallCodec, CreateSession, MediaApiError, SessionInfo
 
 from voicebot_mediaclient.errors import MediaRequestError, MediaUnavailable
 from voicebot_mediaclient.headers import trace_headers
@@ -79,9 +79,10 @@ class MediaClient:
             raise MediaUnavailable(f"{error.code}: {error.message}")
         raise MediaRequestError(error.code, error.message)
 
-    async def open_session(self, call_id: str, trace_id: str) -> MediaSession:
-        """Create the call's media session (idempotent on the controller) and open its events WebSocket."""
-        body = CreateSession(call_id=call_id, trace_id=trace_id).model_dump(exclude_none=True)
+    async def open_session(self, call_id: str, trace_id: str, codec: CallCodec = "opus") -> MediaSession:
+        """Create the call's media session (idempotent on the controller) and open its events
+        WebSocket. `codec`: the call's audio codec, the bot's RTP is sent in it."""
+        body = CreateSession(call_id=call_id, trace_id=trace_id, codec=codec).model_dump(exclude_none=True)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.open_attempts),
             wait=wait_exponential(multiplier=0.1, max=1.0),

@@ -33,6 +33,9 @@ class CallStartPayload(Payload):
     call_id: CallId
     trace_id: TraceId | None = None
     initial_vars: dict[str, VarValue] = Field(default_factory=dict, max_length=64)
+    # additive: the call's audio codec, as the gateway negotiated it (e.g. from the SDP offer);
+    # the bot's RTP is sent in it (absent: opus). docs/protocol.md, "call_start".
+    codec: Literal["opus", "pcmu", "pcma"] | None = None
 
 
 class CallStart(Message):

@@ -9,6 +9,7 @@ from voicebot_mediaclient import MediaRequestError, MediaUnavailable
 from voicebot_protocol import FailureCode
 
 from call_api.auth.identity import media_call_id
+from call_api.call_codec import CALL_CODEC
 from call_api.orchestrator.base import OrchestratorStartError
 from call_api.orchestrator.orchestrator import Orchestrator
 from call_api.orchestrator.resources import close_resources, get_resources
@@ -29,7 +30,7 @@ async def create_orchestrator_instance(
         raise OrchestratorStartError("TTS unavailable", FailureCode.TTS_UNAVAILABLE) from exc
     dialog = make_dialog(res.providers, initial_vars)
     try:
-        media = await res.media.open_session(media_call_id.get() or call_id, trace_id)
+        media = await res.media.open_session(media_call_id.get() or call_id, trace_id, CALL_CODEC.get())
     except (MediaUnavailable, MediaRequestError) as exc:
         log.critical("media plane unavailable at call start", extra={"error": str(exc)})
         raise OrchestratorStartError("media unavailable", FailureCode.MEDIA_UNAVAILABLE) from exc

@@ -13,17 +13,21 @@ from opentelemetry import trace
 from voicebot_mediaclient import MediaRequestError, MediaSession, MediaUnavailable
 from voicebot_protocol import (
     CallTerminated,
+    Dtmf,
     EndReason,
     MediasoupRequest,
     MediasoupResponse,
     PlaybackAck,
     Transcript,
+    Transfer,
+    TransferResult,
 )
-from voicebot_protocol.client import MediasoupResponsePayload, TranscriptPayload
+from voicebot_protocol.client import MediasoupResponsePayload, TranscriptPayload, TransferPayload
 from voicebot_protocol.media import (
     BargeInDetected,
     BotLegReady,
     CallerSpeech,
+    DtmfDetected,
     MediaFailure,
     PlaybackFinished,
     PlaybackStarted,
@@ -32,6 +36,13 @@ from voicebot_tracing.context import set_call
 
 from call_api import metrics
 from call_api.orchestrator.base import CallResult, WebSocketIn, WebSocketOut
+from call_api.orchestrator.call_control import (
+    Keys,
+    TransferOutcome,
+    failure_reason,
+    reply_to_digit,
+    transfer_requested,
+)
 from call_api.orchestrator.call_end import CallEnd, completed, media_failed
 from call_api.orchestrator.fallback import ProviderFailures
 from call_api.orchestrator.listening.listener import Heard, Listener
@@ -39,7 +50,7 @@ from call_api.orchestrator.resources import Resources
 from call_api.orchestrator.speech.speaker import Speaker
 from call_api.orchestrator.timings import ReplyTiming
 from call_api.orchestrator.turns import Turn, Turns
-from call_api.providers.base import Dialog, ProviderError
+from call_api.providers.base import Dialog, ProviderError, TransferDialog
 from call_api.telemetry import traced
 
 log = logging.getLogger(__name__)
@@ -60,6 +71,8 @@ class Orchestrator:
         self.listener = Listener(resources.stt, self.cfg)
         self.failures = ProviderFailures(self.cfg, self._play_filler)
         self.bot_leg_ready = asyncio.Event()  # the gateway consumes the bot's audio
+        self.keys = Keys()  # the caller's DTMF, from the RTP or the gateway's SIP INFO
+        self.transfer = TransferOutcome()
         self._out: WebSocketOut | None = None
         self._heard: Heard | None = None  # the utterance the next reply answers (its timings)
         self._closed = False
@@ -114,6 +127,10 @@ class Orchestrator:
                 await self._signal(message)
             elif isinstance(message, PlaybackAck):
                 log.info("playback acknowledged", extra={"stream_id": message.payload.stream_id})
+            elif isinstance(message, Dtmf):
+                self.keys.pressed(message.payload.digit, "sip_info")
+            elif isinstance(message, TransferResult):
+                self.transfer.reported(message.payload)
             elif isinstance(message, CallTerminated):
                 break
         raise CallEnd(None)  # call_terminated, or the client is gone
@@ -152,6 +169,8 @@ class Orchestrator:
             elif isinstance(event, BotLegReady):
                 log.info("bot leg ready", extra={"transport_id": event.transport_id})
                 self.bot_leg_ready.set()
+            elif isinstance(event, DtmfDetected):
+                self.keys.pressed(event.digit, "rtp")
             elif isinstance(event, MediaFailure):
                 raise media_failed(event.reason)
         raise media_failed("media events channel closed")
@@ -182,14 +201,63 @@ class Orchestrator:
         except TimeoutError:
             log.warning("the gateway did not consume the bot's audio in time; greeting anyway")
         await self._speak(self.dialog.greeting)
-        while not self.dialog.finished:
-            self._heard = await self._listen()
+        while True:
+            target = transfer_requested(self.dialog)
+            if target is not None:
+                await self._transfer(target)  # ends the call, or the dialog answers the failure
+                continue
+            if self.dialog.finished:
+                break
+            turn = await self._listen_or_key()
             self.turns.advance(Turn.THINKING)
-            if self._heard.text:
-                await self._send(Transcript(payload=TranscriptPayload(role="caller", text=self._heard.text)))
-            await self._speak(functools.partial(self.dialog.reply, self._heard.text))
+            if isinstance(turn, str):  # a key
+                await self._speak(reply_to_digit(self.dialog, turn))
+                continue
+            self._heard = turn
+            if turn.text:
+                await self._send(Transcript(payload=TranscriptPayload(role="caller", text=turn.text)))
+            await self._speak(functools.partial(self.dialog.reply, turn.text))
         await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
         raise completed()
+
+    async def _listen_or_key(self) -> Heard | str:
+        """USER_TURN: the caller's next utterance, or a key they pressed (whichever comes first;
+        a key pressed while the bot spoke is answered now)."""
+        key = self.keys.take()
+        if key is not None:
+            return key
+        listening = asyncio.ensure_future(self._listen())
+        pressing = asyncio.ensure_future(self.keys.next())
+        try:
+            await asyncio.wait((listening, pressing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (listening, pressing):
+                task.cancel()
+            await asyncio.wait((listening, pressing))  # the STT session closes before we go on
+        if listening.done() and not listening.cancelled():
+            if pressing.done() and not pressing.cancelled():
+                self.keys.pressed(pressing.result(), "rtp")  # keep it for the next turn
+            return listening.result()
+        return pressing.result()
+
+    async def _transfer(self, target: str) -> None:
+        """Hand the call to `target`: the client (a SIP gateway: REFER) answers transfer_result."""
+        outcome = self.transfer.begin()
+        log.info("transfer requested", extra={"target": target})
+        await self._send(Transfer(payload=TransferPayload(target=target)))
+        try:
+            async with asyncio.timeout(self.cfg.transfer_timeout):
+                result = await outcome
+        except TimeoutError:
+            result = None
+        if result is not None and result.ok:
+            log.info("call transferred", extra={"target": target, "status": result.status})
+            raise CallEnd(CallResult(EndReason.TRANSFERRED, f"transferred to {target}"))
+        reason = failure_reason(result)
+        log.warning("transfer failed", extra={"target": target, "reason": reason})
+        if isinstance(self.dialog, TransferDialog):
+            self.turns.advance(Turn.THINKING)
+            await self._speak(functools.partial(self.dialog.transfer_failed, reason))
 
     @traced("bot_turn")
     async def _speak(self, make_text: Callable[[], AsyncIterator[str]]) -> None:
