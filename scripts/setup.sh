@@ -13,6 +13,7 @@ APT_PACKAGES=(
   pkg-config g++ make
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   flatbuffers-compiler libflatbuffers-dev liburing-dev
+  prometheus
 )
 
 install_apt() {
