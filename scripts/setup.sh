@@ -28,7 +28,7 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim)
+PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim -e tools/tracewaterfall)
 install_python() {
   local stamp=".venv/.setup-stamp"
   local want
