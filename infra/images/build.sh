@@ -11,7 +11,14 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-[ "$ENGINE" != podman ] || command -v podman >/dev/null || die "podman missing (apt-get install podman buildah)"
+# podman, buildah and debootstrap from Debian, installed on first use (only `make images` needs them).
+if [ "$ENGINE" = podman ] && ! { command -v podman && command -v buildah && command -v debootstrap; } >/dev/null; then
+  log "installing podman buildah debootstrap (Debian)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    podman buildah debootstrap uidmap >/dev/null
+fi
 BASE="${BASE_IMAGE:-$(infra/images/base.sh)}"
 BASE_ID="$(engine image inspect --format '{{.Id}}' "$BASE" 2>/dev/null || echo "$BASE")"
 BUILD_FLAGS=()
