@@ -101,9 +101,8 @@ def _start_service(log_dir: Path, secret: str, port: int, timeout: float, worker
     worker = mediasoup_worker_bin()
     if worker:
         env["MEDIASOUP_WORKER_BIN"] = worker
-    proc = Proc(
-        "mediasoup", [mediasoup_node_bin(), str(MEDIASOUP_DIR / "index.js")], log_dir=log_dir, env=env, cwd=MEDIASOUP_DIR
-    )
+    command = [mediasoup_node_bin(), str(MEDIASOUP_DIR / "index.js")]
+    proc = Proc("mediasoup", command, log_dir=log_dir, env=env, cwd=MEDIASOUP_DIR)
     proc.start()
     try:
         _listening_port(proc, timeout)
