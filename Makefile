@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup test test-python test-node test-unit lint demo up down logs bench chaos certs schema
+.PHONY: setup test test-python test-node test-unit lint demo up down logs bench chaos certs schema images test-images
 
 setup:
 	@scripts/setup.sh
@@ -56,3 +56,11 @@ bench: setup
 
 chaos: setup
 	$(PYTEST) tests/chaos --chaos-full
+
+# Container images (infra/images/build.sh: podman, vfs, chroot isolation; cached, idempotent).
+images: setup
+	@infra/images/build.sh
+
+# Each built image started from its own files under chroot, health endpoint checked.
+test-images: images
+	VOICEBOT_TEST_IMAGES=1 $(PYTEST) tests/infra/test_images.py -q

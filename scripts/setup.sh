@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   flatbuffers-compiler libflatbuffers-dev liburing-dev
   chromium chromium-driver
+  prometheus
 )
 
 install_apt() {
@@ -28,7 +29,7 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim -e tools/stack -e tools/corpus)
+PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim -e tools/stack -e tools/corpus -e tools/tracewaterfall)
 install_python() {
   local stamp=".venv/.setup-stamp"
   local want

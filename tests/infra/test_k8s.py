@@ -59,10 +59,35 @@ def env_of(docs: list[dict[str, Any]], c: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
+# Custom resources (Prometheus Operator) have no schema among Kubernetes' own: checked below.
+CRD_GROUPS = ("monitoring.coreos.com/",)
+
+
 def test_every_object_validates(docs: list[dict[str, Any]]) -> None:
     assert len(docs) >= 15
     for doc in docs:
+        if doc["apiVersion"].startswith(CRD_GROUPS):
+            continue
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_monitors_scrape_what_exists(docs: list[dict[str, Any]]) -> None:
+    service_monitor = find(docs, "ServiceMonitor", "call-api")
+    wanted = service_monitor["spec"]["selector"]["matchLabels"]
+    labelled = [d for d in docs if d["kind"] == "Service" and "labels" in d["metadata"]]
+    services = [d for d in labelled if wanted.items() <= d["metadata"]["labels"].items()]
+    assert [s["metadata"]["name"] for s in services] == ["call-api"]  # not the headless twin too
+    port_names = {p["name"] for p in services[0]["spec"]["ports"]}
+    assert {e["port"] for e in service_monitor["spec"]["endpoints"]} <= port_names
+
+    pod_monitor = find(docs, "PodMonitor", "media-controller")
+    media = find(docs, "Deployment", "media")
+    pod_labels = media["spec"]["template"]["metadata"]["labels"]
+    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    controller_ports = {p["name"] for p in container(media, "media-controller")["ports"]}
+    assert {e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} <= controller_ports
+    for endpoint in [*service_monitor["spec"]["endpoints"], *pod_monitor["spec"]["podMetricsEndpoints"]]:
+        assert endpoint["path"] == "/metrics"
 
 
 def test_the_validator_rejects_a_broken_object(docs: list[dict[str, Any]]) -> None:

@@ -96,6 +96,19 @@ def decode(body: bytes) -> list[Span]:
     return spans
 
 
+def _read_body(request: BaseHTTPRequestHandler) -> bytes:
+    """The request body, by Content-Length or chunked (OpenTelemetry JS streams its exports)."""
+    if "chunked" not in (request.headers.get("Transfer-Encoding") or "").lower():
+        return request.rfile.read(int(request.headers.get("Content-Length") or 0))
+    chunks = []
+    while size := int(request.rfile.readline().split(b";", 1)[0].strip() or b"0", 16):
+        chunks.append(request.rfile.read(size))
+        request.rfile.readline()  # the CRLF after each chunk
+    while request.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+        pass
+    return b"".join(chunks)
+
+
 class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[Span] = []
@@ -106,7 +119,7 @@ class OtlpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = _read_body(self)
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 content_type = self.headers.get("Content-Type") or ""

@@ -1,152 +1,96 @@
 'use strict';
 
-// Spans of the requests the controller sends, exported as OTLP/HTTP JSON (the OTLP spec's JSON
-// encoding: ids in hex) to the same collector as the Python services. No OpenTelemetry JS: its
-// current exporters need Node >= 22 and a dozen packages for what is ~100 lines here.
+// Spans of the requests the controller sends, made with the OpenTelemetry JS SDK and exported
+// as OTLP/HTTP JSON to the same collector as the Python services.
 // A span is only made for a request whose `trace.traceparent` is valid: nothing outside a call.
-const crypto = require('node:crypto');
-const http = require('node:http');
-const https = require('node:https');
+const { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } = require('@opentelemetry/api');
+const { ExportResultCode, parseTraceParent } = require('@opentelemetry/core');
+const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+const { resourceFromAttributes } = require('@opentelemetry/resources');
+const { BatchSpanProcessor, TracerProvider } = require('@opentelemetry/sdk-trace');
 
-const SpanKind = Object.freeze({ INTERNAL: 1, SERVER: 2, CLIENT: 3 });
-const StatusCode = Object.freeze({ UNSET: 0, OK: 1, ERROR: 2 });
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
-
-const nowNs = () => EPOCH_OFFSET_NS + process.hrtime.bigint();
+const SCOPE = 'voicebot-mediasoup';
+const EXPORT_DELAY_MS = 500;
+const MAX_QUEUE = 2048;
 
 /** {traceId, spanId} of a W3C traceparent, or null. */
 function parseTraceparent(value) {
-  const match = TRACEPARENT.exec(String(value ?? '').trim().toLowerCase());
-  if (!match || match[1] === 'ff' || /^0+$/.test(match[2]) || /^0+$/.test(match[3])) return null;
-  return { traceId: match[2], spanId: match[3] };
+  const parsed = parseTraceParent(String(value ?? '').trim().toLowerCase());
+  return parsed ? { traceId: parsed.traceId, spanId: parsed.spanId } : null;
 }
 
-function attributeValue(value) {
-  if (typeof value === 'boolean') return { boolValue: value };
-  if (Number.isInteger(value)) return { intValue: String(value) };
-  if (typeof value === 'number') return { doubleValue: value };
-  return { stringValue: String(value) };
+const definedAttributes = (attributes) =>
+  Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined && v !== null));
+
+/** The one span shape Server.js uses, over an OpenTelemetry span. */
+function requestSpan(span) {
+  const { traceId, spanId } = span.spanContext();
+  return {
+    traceId,
+    spanId,
+    traceparent: `00-${traceId}-${spanId}-01`,
+    setAttribute: (key, value) => {
+      if (value !== undefined && value !== null) span.setAttribute(key, value);
+    },
+    setError: (message) => span.setStatus({ code: SpanStatusCode.ERROR, message: String(message) }),
+    end: () => span.end(),
+  };
 }
 
-const attributeList = (attributes) =>
-  Object.entries(attributes)
-    .filter(([, v]) => v !== undefined && v !== null)
-    .map(([key, value]) => ({ key, value: attributeValue(value) }));
-
-class Span {
-  constructor(tracer, name, parent, kind, attributes) {
-    this.tracer = tracer;
-    this.name = name;
-    this.traceId = parent.traceId;
-    this.parentSpanId = parent.spanId;
-    this.spanId = crypto.randomBytes(8).toString('hex');
-    this.kind = kind;
-    this.attributes = { ...attributes };
-    this.status = { code: StatusCode.UNSET };
-    this.start = nowNs();
-    this.ended = false;
-  }
-
-  get traceparent() {
-    return `00-${this.traceId}-${this.spanId}-01`;
-  }
-
-  setAttribute(key, value) {
-    this.attributes[key] = value;
-  }
-
-  setError(message) {
-    this.status = { code: StatusCode.ERROR, message: String(message) };
-  }
-
-  end() {
-    if (this.ended) return;
-    this.ended = true;
-    this.tracer.enqueue({
-      traceId: this.traceId,
-      spanId: this.spanId,
-      parentSpanId: this.parentSpanId,
-      name: this.name,
-      kind: this.kind,
-      startTimeUnixNano: String(this.start),
-      endTimeUnixNano: String(nowNs()),
-      attributes: attributeList(this.attributes),
-      status: this.status,
-    });
-  }
+/** Wraps the exporter so that a missing collector is one warning (then one per 100), not a flood. */
+function logFailures(exporter, url, logger) {
+  let failures = 0;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) {
+          failures += 1;
+          if (failures === 1 || failures % 100 === 0) {
+            logger?.warn({ event: 'span_export_failed', url: url.href, spans: spans.length, failures, err: result.error }, 'span export failed');
+          }
+        }
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
 }
 
-/** Batches ended spans and POSTs them every `delayMs` (and on flush); drops, never blocks. */
+/** Batches ended spans and exports them every 500 ms (and on flush); drops, never blocks. */
 class Tracer {
-  constructor({ url, service, logger, delayMs = 500, maxQueue = 2048 }) {
+  constructor({ url, service, logger, delayMs = EXPORT_DELAY_MS, maxQueue = MAX_QUEUE }) {
     this.url = new URL(url);
-    this.service = service;
-    this.logger = logger;
-    this.delayMs = delayMs;
-    this.maxQueue = maxQueue;
-    this.queue = [];
-    this.timer = null;
-    this.dropped = 0;
-    this.failures = 0;
+    const exporter = new OTLPTraceExporter({ url: this.url.href, timeoutMillis: 5000 });
+    this.provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': service }),
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter: logFailures(exporter, this.url, logger),
+          scheduledDelayMillis: delayMs,
+          maxQueueSize: maxQueue,
+          maxExportBatchSize: Math.min(512, maxQueue),
+        }),
+      ],
+    });
+    this.tracer = this.provider.getTracer(SCOPE);
   }
 
   /** A span under the request's traceparent, or null when it has none (not part of a call). */
   startSpan(name, { traceparent, kind = SpanKind.SERVER, attributes = {} } = {}) {
     const parent = parseTraceparent(traceparent);
-    return parent ? new Span(this, name, parent, kind, attributes) : null;
-  }
-
-  enqueue(span) {
-    if (this.queue.length >= this.maxQueue) {
-      this.dropped += 1;
-      return;
-    }
-    this.queue.push(span);
-    this.timer ??= setTimeout(() => this.flush(), this.delayMs);
+    if (!parent) return null;
+    const context = trace.setSpanContext(ROOT_CONTEXT, { ...parent, traceFlags: 1, isRemote: true });
+    return requestSpan(this.tracer.startSpan(name, { kind, attributes: definedAttributes(attributes) }, context));
   }
 
   /** Exports what is queued; resolves when the collector answered (or failed, logged). */
   async flush() {
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (this.queue.length === 0) return;
-    const spans = this.queue.splice(0);
-    const body = JSON.stringify({
-      resourceSpans: [
-        {
-          resource: { attributes: attributeList({ 'service.name': this.service }) },
-          scopeSpans: [{ scope: { name: 'voicebot-mediasoup' }, spans }],
-        },
-      ],
-    });
     try {
-      const status = await this.#post(body);
-      if (status >= 300) throw new Error(`HTTP ${status}`);
-    } catch (error) {
-      this.failures += 1;
-      // Rate-limited: a missing collector must not flood the log.
-      if (this.failures === 1 || this.failures % 100 === 0) {
-        this.logger?.warn({ event: 'span_export_failed', url: this.url.href, spans: spans.length, failures: this.failures, err: error }, 'span export failed');
-      }
+      await this.provider.forceFlush();
+    } catch {
+      // Already logged by logFailures; a flush at shutdown must not fail the shutdown.
     }
-  }
-
-  #post(body) {
-    const client = this.url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = client.request(
-        this.url,
-        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 5000 },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(body);
-    });
   }
 }
 
@@ -169,4 +113,4 @@ function createTracer({ env = process.env, service = 'mediasoup', logger } = {})
   return url ? new Tracer({ url, service, logger }) : null;
 }
 
-module.exports = { SpanKind, StatusCode, Tracer, createTracer, parseTraceparent, tracesUrl };
+module.exports = { SpanKind, StatusCode: SpanStatusCode, Tracer, createTracer, parseTraceparent, tracesUrl };

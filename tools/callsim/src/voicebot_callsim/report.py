@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Any
+
+from voicebot_callsim import timeline
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -23,3 +26,9 @@ def summary(values: list[float]) -> dict[str, Any]:
         "mean": statistics.fmean(values) if values else None,
         "max": max(values) if values else None,
     }
+
+
+def write_timelines(report: dict[str, Any], out_dir: Path) -> None:
+    """A timeline picture per call next to the report (voicebot_callsim.timeline); the outcome names it."""
+    for outcome in report["outcomes"]:
+        outcome["timeline"] = str(timeline.write(outcome, out_dir))

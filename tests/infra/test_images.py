@@ -1,0 +1,97 @@
+"""`make test-images`: every image `make images` built starts from its own files and answers its
+health endpoint (call-api and media-controller /healthz, the mediasoup service /healthz with a
+real worker), run with chroot from `podman image mount` on loopback. Skipped unless
+VOICEBOT_TEST_IMAGES=1 (set by `make test-images`, which builds the images first)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.infra.images import chroot_proc, image_config, image_exists, mount_image, unmount_image
+from tests.support.procs import free_port, http_ok, wait_until
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("VOICEBOT_TEST_IMAGES") != "1", reason="image test: run `make test-images`"
+)
+
+VERSION = "0.1.0"
+
+
+def health(port: int, path: str = "/healthz") -> tuple[int, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+        return resp.status, resp.read().decode()
+
+
+@pytest.fixture
+def run_image(tmp_path: Path) -> Iterator:
+    started: list[tuple[str, object]] = []
+
+    def run(name: str, env: dict[str, str]):
+        image = f"voicebot/{name}:{VERSION}"
+        assert image_exists(image), f"{image} not built: run `make images`"
+        config = image_config(image)
+        assert config.user == "10001", f"{image} runs as {config.user!r}"
+        root = mount_image(image)
+        proc = chroot_proc(name, root, config, env, tmp_path).start()
+        started.append((image, proc))
+        return proc
+
+    yield run
+    for image, proc in started:
+        proc.stop()  # type: ignore[attr-defined]
+        unmount_image(image)
+
+
+def test_call_api_image_answers_healthz(run_image) -> None:
+    port = free_port()
+    proc = run_image("call-api", {"CALL_API_BIND": f"127.0.0.1:{port}", "CALL_API_WORKERS": "1"})
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(), 90, "call-api /healthz"
+    )
+    assert proc.alive(), proc.output()
+    status, _ = health(port)
+    assert status == 200
+
+
+def test_media_controller_image_answers_healthz(run_image) -> None:
+    port = free_port()
+    proc = run_image(
+        "media-controller", {"MEDIA_CONTROLLER_HOST": "127.0.0.1", "MEDIA_CONTROLLER_PORT": str(port)}
+    )
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(),
+        60,
+        "media-controller /healthz",
+    )
+    assert proc.alive(), proc.output()
+    status, _ = health(port)
+    assert status == 200
+
+
+def test_mediasoup_image_runs_a_real_worker(run_image) -> None:
+    port = free_port()
+    proc = run_image(
+        "mediasoup",
+        {
+            "MEDIASOUP_SERVICE_HOST": "127.0.0.1",
+            "MEDIASOUP_SERVICE_PORT": str(port),
+            "MEDIASOUP_SERVICE_SECRET": "image-test",
+            "MEDIASOUP_WORKERS": "1",
+        },
+    )
+    line = proc.wait_line(r'"event":\s*"listening"', timeout=60)
+    listening = json.loads(line.string)
+    assert listening["port"] == port
+    assert len(listening["workers"]) == 1  # a worker process really started
+    assert listening["mediasoup_version"].startswith("3.")
+    status, body = health(port)
+    assert status == 200, body
+    health_body = json.loads(body)
+    assert health_body["status"] == "ok"
+    assert [w["pid"] for w in health_body["workers"]] == listening["workers"]
