@@ -24,7 +24,12 @@ class ProbeLegs:
 
 
 async def open_legs(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> ProbeLegs:
-    caller = await signal("createPlainTransport", {"comedia": True})
+    caller = await signal("createPlainTransport", {"comedia": False})
+    sender = RtpOpusSender(int(caller["port"]), caller["ip"], ssrc=caller_ssrc)
+    await signal(
+        "connectPlainTransport",
+        {"transport_id": caller["transport_id"], "ip": "127.0.0.1", "port": sender.local_port},
+    )
     await signal(
         "produce",
         {
@@ -45,6 +50,6 @@ async def open_legs(signal: Signal, *, caller_ssrc: int = 0x5EED_0001) -> ProbeL
         )
     except BaseException:
         probe.close()
+        sender.close()
         raise
-    sender = RtpOpusSender(int(caller["port"]), caller["ip"], ssrc=caller_ssrc)
     return ProbeLegs(sender, probe, int(consumed["rtp_parameters"]["encodings"][0]["ssrc"]))

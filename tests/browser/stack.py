@@ -4,7 +4,6 @@ serving the softphone page (services/web/dist) on the same TLS origin, all on lo
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from tests.support.callapi import CallApiServer
 from tests.support.fullstack import REAL_FACTORY
 from tests.support.media import MediaStack, start_media_stack
 from tests.support.nginx import Certs, NginxGateway, make_certs
-from tests.support.procs import REPO_ROOT
+from tests.support.procs import REPO_ROOT, free_port
 from tests.support.redis import RedisServer
 
 WEB_DIR = REPO_ROOT / "services" / "web"
@@ -60,16 +59,19 @@ def start_browser_stack(tmp_path: Path, *, web_env: dict[str, str] | None = None
     try:
         media = start_media_stack(tmp_path)
         started.append(media)
-        call_api = CallApiServer(log_dir=log_dir, redis_url=redis.url, factory=REAL_FACTORY, workers=1)
-        nginx = NginxGateway(tmp_path / "nginx", certs, [f"127.0.0.1:{call_api.port}"])
-        call_api.env.update(
-            {
+        port = free_port()
+        nginx = NginxGateway(tmp_path / "nginx", certs, [f"127.0.0.1:{port}"])
+        call_api = CallApiServer(
+            log_dir=log_dir,
+            redis_url=redis.url,
+            factory=REAL_FACTORY,
+            workers=1,
+            port=port,
+            env={
                 "CALL_API_MEDIA_CONTROLLER_URL": media.controller_url,
-                "CALL_API_AUTH_REQUIRED": "true",
-                "CALL_API_TOKEN_SECRET": secrets.token_hex(32),
                 "CALL_API_ALLOWED_ORIGINS": nginx.https_url,
                 **{f"CALL_API_WEB_{k.upper()}": v for k, v in (web_env or {}).items()},
-            }
+            },
         )
         call_api.start(timeout=60)
         started.append(call_api)

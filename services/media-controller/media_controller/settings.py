@@ -69,7 +69,7 @@ class Policy(BaseSettings):
     # Where a client may send media (connectPlainTransport), CIDRs, comma-separated.
     gateway_networks: str = "127.0.0.1/32"
     # comedia latches a leg onto whoever sends first: off, the gateway connects its legs instead.
-    allow_comedia: bool = True
+    allow_comedia: bool = False
     max_transports: int = Field(default=2, ge=1)  # per call
     max_producers: int = Field(default=1, ge=1)
     max_consumers: int = Field(default=2, ge=1)

@@ -63,7 +63,7 @@ async def test_worker_killed_fails_its_calls_within_1s_then_new_calls_work(
     print(f"\nworker kill -9 → media_failure on {len(failures)} calls in {elapsed_ms:.0f} ms")
     assert all("session_failed" in f.reason or "worker" in f.reason for f in failures)
     with pytest.raises(MediaUnavailable):
-        await sessions[0].signal("createPlainTransport", {"comedia": True})
+        await sessions[0].signal("createPlainTransport", {"comedia": False})
     assert log_has(stack, '"CRITICAL"', "doomed-0", f'"{1:032x}"')
     legs.close()
     for session in sessions:

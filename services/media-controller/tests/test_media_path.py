@@ -64,7 +64,9 @@ async def test_caller_audio_reaches_call_api(client: MediaClient, tmp_path: Path
                 order = [index for index in order if index % 50 != 25]
             await legs.sender.send_packets(packets, order=order)
             await legs.sender.send_silence(0.6)
-        else:  # ffmpeg must be the first sender: the comedia transport latches onto its address
+        else:  # ffmpeg sends from the address the caller leg is connected to (the sender's port)
+            local_port = legs.sender.local_port
+            legs.sender.close()
             padded = tmp_path / "padded.wav"
             sox = await asyncio.create_subprocess_exec("sox", str(wav), str(padded), "pad", "0.3", "0.6")
             assert await sox.wait() == 0
@@ -72,7 +74,7 @@ async def test_caller_audio_reaches_call_api(client: MediaClient, tmp_path: Path
             ffmpeg = await asyncio.create_subprocess_exec(
                 "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(padded), "-ac", "1",
                 "-c:a", "libopus", "-b:a", "32k", "-payload_type", "100", "-ssrc", str(legs.sender.ssrc),
-                "-f", "rtp", f"rtp://127.0.0.1:{port}?pkt_size=1200",
+                "-f", "rtp", f"rtp://127.0.0.1:{port}?pkt_size=1200&localrtpport={local_port}",
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             _, stderr = await asyncio.wait_for(ffmpeg.communicate(), 20)

@@ -51,7 +51,7 @@ async def test_refuses_methods_outside_the_whitelist_and_bad_params(client: Medi
                 "connectPlainTransport", {"transport_id": "nope", "ip": "127.0.0.1", "port": 5000}
             )
         assert refused.value.code == "not_found"
-        transport = await session.signal("createPlainTransport", {"comedia": True})
+        transport = await session.signal("createPlainTransport", {"comedia": False})
         with pytest.raises(MediaRequestError) as refused:  # mediasoup itself rejects these parameters
             await session.signal(
                 "produce",
@@ -179,7 +179,7 @@ async def test_open_is_idempotent_and_events_socket_is_exclusive(
             await client.open_session("twice", "5" * 32)
         assert refused.value.code == "conflict"
         assert await client.healthy()
-        await first.signal("createPlainTransport", {"comedia": True})  # the first one still works
+        await first.signal("createPlainTransport", {"comedia": False})  # the first one still works
     finally:
         await first.close()
 

@@ -14,7 +14,8 @@ Signal = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 @dataclass
 class GatewayLegs:
     """What a telephony gateway sets up for one call: a leg that sends the caller's audio (a
-    comedia PlainTransport + producer) and a leg that receives the bot's (PlainTransport + consumer)."""
+    PlainTransport connected to the gateway's own sending address, so mediasoup ignores every
+    other source, + producer) and a leg that receives the bot's (PlainTransport + consumer)."""
 
     caller_transport_id: str
     caller_producer_id: str
@@ -34,7 +35,13 @@ async def connect_gateway(
     signal: Signal, *, caller_ssrc: int = 0x5EED_0001, audio_level: bool = False
 ) -> GatewayLegs:
     """Run the mediasoup_request methods a gateway needs, through `signal` (e.g. MediaSession.signal)."""
-    caller = await signal("createPlainTransport", {"comedia": True})
+    caller = await signal("createPlainTransport", {"comedia": False})
+    sender = RtpOpusSender(int(caller["port"]), caller["ip"], ssrc=caller_ssrc)
+    # Not comedia: a comedia leg would latch onto whoever sends first (a hijack, docs/security.md).
+    await signal(
+        "connectPlainTransport",
+        {"transport_id": caller["transport_id"], "ip": "127.0.0.1", "port": sender.local_port},
+    )
     produced = await signal(
         "produce",
         {
@@ -54,7 +61,7 @@ async def connect_gateway(
     return GatewayLegs(
         caller["transport_id"],
         produced["producer_id"],
-        RtpOpusSender(int(caller["port"]), caller["ip"], ssrc=caller_ssrc),
+        sender,
         bot["transport_id"],
         consumed["consumer_id"],
         receiver,

@@ -75,7 +75,13 @@ class RtpOpusSender:
     """Sends Opus RTP to (host, port) paced at 20 ms on a monotonic schedule."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", *, ssrc: int = 0x5EED_0001, payload_type: int = OPUS_PT
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        ssrc: int = 0x5EED_0001,
+        payload_type: int = OPUS_PT,
+        bind_host: str = "127.0.0.1",
     ):
         self.address = (host, port)
         self.ssrc = ssrc
@@ -85,7 +91,12 @@ class RtpOpusSender:
         self.sent_at: list[float] = []  # monotonic time of every packet sent
         self.audio_level: int | None = None  # set: every packet claims this level (-dBov, 0..127)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind((bind_host, 0))
+
+    @property
+    def local_port(self) -> int:
+        """Where the packets come from: what the gateway connects its caller leg to."""
+        return int(self._sock.getsockname()[1])
 
     async def send_pcm(self, pcm: bytes, rate: int, *, realtime: bool = True) -> float:
         """Send the audio; returns the monotonic time its first packet left."""

@@ -18,15 +18,15 @@ class TodaysRule:
     imported and called, not copied. It never hears what the bot sent."""
 
     def __init__(self) -> None:
-        from media_controller.settings import Settings
+        from media_controller.settings import Vad
         from media_controller.vad import SpeechDetector
 
-        fields = Settings.model_fields
+        fields = Vad.model_fields  # the defaults, not this machine's environment
         self._detector = SpeechDetector(
-            fields["vad_aggressiveness"].default,
-            fields["vad_onset_frames"].default,
-            fields["vad_hangover_ms"].default,
-            fields["vad_min_rms"].default,
+            fields["aggressiveness"].default,
+            fields["onset_frames"].default,
+            fields["hangover_ms"].default,
+            fields["min_rms"].default,
         )
 
     def bot_sent(self, frame: bytes, at_ms: float) -> None:
