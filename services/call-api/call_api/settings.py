@@ -76,6 +76,8 @@ class OrchestratorSettings(BaseSettings):
     max_utterance_seconds: float = 15.0
     preroll_ms: int = 400  # caller audio kept before a barge-in, fed to STT with the new turn
     hangup_after_ms: int = 300  # after the last reply finished playing
+    # Personal data: what the caller said is not logged unless this is on (for debugging only).
+    log_transcripts: bool = False
     transfer_timeout: float = 30.0  # no transfer_result by then: the transfer failed
 
 
