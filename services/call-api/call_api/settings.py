@@ -26,6 +26,8 @@ class CacheSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     tts_cache_ttl: int = 24 * 3600
+    # Audio of text that carries the call's variables (the caller's name...): not kept by default.
+    tts_personal_cache_ttl: int = Field(default=0, ge=0)
 
 
 class MediaSettings(BaseSettings):
