@@ -26,6 +26,8 @@ class CacheSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     tts_cache_ttl: int = 24 * 3600
+    # Audio of text that carries the call's variables (the caller's name...): not kept by default.
+    tts_personal_cache_ttl: int = Field(default=0, ge=0)
 
 
 class MediaSettings(BaseSettings):
@@ -76,6 +78,8 @@ class OrchestratorSettings(BaseSettings):
     max_utterance_seconds: float = 15.0
     preroll_ms: int = 400  # caller audio kept before a barge-in, fed to STT with the new turn
     hangup_after_ms: int = 300  # after the last reply finished playing
+    # Personal data: what the caller said is not logged unless this is on (for debugging only).
+    log_transcripts: bool = False
     transfer_timeout: float = 30.0  # no transfer_result by then: the transfer failed
 
 

@@ -13,6 +13,7 @@ from call_api.call_codec import CALL_CODEC
 from call_api.orchestrator.base import OrchestratorStartError
 from call_api.orchestrator.orchestrator import Orchestrator
 from call_api.orchestrator.resources import close_resources, get_resources
+from call_api.orchestrator.tts_cache import personal_values_of
 from call_api.providers.config import make_dialog
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ async def create_orchestrator_instance(
     except (MediaUnavailable, MediaRequestError) as exc:
         log.critical("media plane unavailable at call start", extra={"error": str(exc)})
         raise OrchestratorStartError("media unavailable", FailureCode.MEDIA_UNAVAILABLE) from exc
-    return Orchestrator(call_id, trace_id, dialog, media, res)
+    return Orchestrator(
+        call_id, trace_id, dialog, media, res, personal_values=personal_values_of(initial_vars)
+    )
 
 
 async def startup() -> None:

@@ -58,8 +58,16 @@ log = logging.getLogger(__name__)
 
 class Orchestrator:
     def __init__(
-        self, call_id: str, trace_id: str, dialog: Dialog, media: MediaSession, resources: Resources
+        self,
+        call_id: str,
+        trace_id: str,
+        dialog: Dialog,
+        media: MediaSession,
+        resources: Resources,
+        *,
+        personal_values: frozenset[str] = frozenset(),
     ) -> None:
+        """personal_values: the call's variables, so their audio is not kept in the TTS cache."""
         self.call_id = call_id
         self.trace_id = trace_id
         self.dialog = dialog
@@ -67,7 +75,9 @@ class Orchestrator:
         self.res = resources
         self.cfg = resources.settings.orchestrator
         self.turns = Turns()
-        self.speaker = Speaker(call_id, media, self._send, resources.tts, resources.cache, resources.settings)
+        self.speaker = Speaker(
+            call_id, media, self._send, resources.tts, resources.cache, resources.settings, personal_values
+        )
         self.listener = Listener(resources.stt, self.cfg)
         self.failures = ProviderFailures(self.cfg, self._play_filler)
         self.bot_leg_ready = asyncio.Event()  # the gateway consumes the bot's audio

@@ -15,9 +15,25 @@ def cache_key(tts: TextToSpeech, text: str) -> str:
     return f"tts:{digest}"
 
 
+def is_personal(text: str, personal_values: frozenset[str]) -> bool:
+    """The text carries one of the call's variables (a name, a date): audio not to keep."""
+    lowered = text.lower()
+    return any(value in lowered for value in personal_values)
+
+
+def personal_values_of(initial_vars: dict[str, object]) -> frozenset[str]:
+    return frozenset(str(v).lower() for v in initial_vars.values() if v is not None and len(str(v)) >= 2)
+
+
 async def synthesize_cached(
     tts: TextToSpeech, cache: RedisCacheManager, text: str, ttl: int
 ) -> AsyncIterator[bytes]:
+    """ttl 0: not cached at all (personalised text under the default policy)."""
+    if ttl <= 0:
+        async with contextlib.aclosing(cast(AsyncGenerator[bytes, None], tts.synthesize(text))) as stream:
+            async for chunk in stream:
+                yield chunk
+        return
     key = cache_key(tts, text)
     cached = await cache.get_bytes(key)
     if cached:

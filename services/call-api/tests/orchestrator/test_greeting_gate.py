@@ -67,3 +67,23 @@ async def test_a_whole_dialog(new_call) -> None:
     streams = [e[2] for e in t.entries if t.media("start_playback")(e)]
     assert streams == ["call-1-1", "call-1-2"]
     assert [e[2] for e in t.entries if t.media("end_playback")(e)] == streams
+
+
+@pytest.mark.parametrize("log_transcripts", [False, True])
+async def test_what_the_caller_said_is_logged_only_when_asked(
+    new_call, caplog: pytest.LogCaptureFixture, log_transcripts: bool
+) -> None:
+    call = new_call(replies=["Goodbye."], silence_timeout=30.0, log_transcripts=log_transcripts)
+    call.stt.transcripts.append("my card number is 4111")
+    call.start()
+    t = call.timeline
+    call.media.push(BOT_LEG_READY)
+    await t.wait_for(lambda e: e == ("stt", "open"))
+    with caplog.at_level(logging.DEBUG):
+        call.media.push(CallerSpeech(speaking=True, at_ms=1000.0))
+        call.media.push(CallerSpeech(speaking=False, at_ms=1500.0))
+        await call.result()
+    [said] = [r for r in caplog.records if r.getMessage() == "caller said"]
+    logged = " ".join(f"{v}" for v in said.__dict__.values())
+    assert ("4111" in logged) is log_transcripts
+    assert getattr(said, "words", None) == (None if log_transcripts else 5)

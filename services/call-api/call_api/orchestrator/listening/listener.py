@@ -86,7 +86,8 @@ class Listener:
             metrics.STT_FINAL.observe(stt_seconds)
         finally:
             await session.aclose()
-        log.info("caller said", extra={"text": result.text})
+        said = {"text": result.text} if cfg.log_transcripts else {"words": len(result.text.split())}
+        log.info("caller said", extra=said)
         return Heard(result.text, speech_end, stt_seconds, self._vad_speech_end_ms)
 
     async def _feed_until_end_of_speech(self, session: SttSession, starts: int) -> None:

@@ -21,7 +21,7 @@ from call_api.orchestrator.filler import Clip
 from call_api.orchestrator.speech.speech import Speech
 from call_api.orchestrator.speech.utterance import Utterance
 from call_api.orchestrator.timings import ReplyTiming
-from call_api.orchestrator.tts_cache import synthesize_cached
+from call_api.orchestrator.tts_cache import is_personal, synthesize_cached
 from call_api.providers.base import TextToSpeech
 from call_api.providers.deadline import each_within
 from call_api.providers.text import sentences
@@ -43,8 +43,10 @@ class Speaker:
         tts: TextToSpeech,
         cache: RedisCacheManager,
         settings: Settings,
+        personal_values: frozenset[str] = frozenset(),
     ) -> None:
         self.call_id = call_id
+        self.personal_values = personal_values
         self.media = media
         self.send = send
         self.tts = tts
@@ -161,12 +163,19 @@ class Speaker:
         self, speech: Speech, text_chunks: AsyncIterator[str], timing: ReplyTiming
     ) -> None:
         timeout = self.settings.orchestrator.provider_timeout
-        ttl = self.settings.cache.tts_cache_ttl
+        cache = self.settings.cache
         text_chunks = traced_stream("dialog.reply", text_chunks, on_first=timing.timer.first_text)
         async for sentence in each_within(sentences(text_chunks), timeout, "llm", "dialog reply"):
             pcm_chunks = traced_stream(
                 "tts",
-                synthesize_cached(self.tts, self.cache, sentence, ttl),
+                synthesize_cached(
+                    self.tts,
+                    self.cache,
+                    sentence,
+                    cache.tts_personal_cache_ttl
+                    if is_personal(sentence, self.personal_values)
+                    else cache.tts_cache_ttl,
+                ),
                 on_first=timing.timer.first_audio,
                 attributes={"tts.provider": self.tts.name, "tts.chars": len(sentence)},
             )
