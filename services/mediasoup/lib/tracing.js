@@ -76,7 +76,11 @@ class Tracer {
     this.tracer = this.provider.getTracer(SCOPE);
   }
 
-  /** A span under the request's traceparent, or null when it has none (not part of a call). */
+  /**
+   * A span under the request's traceparent, or null when it has none (not part of a call).
+   * @param {string} name
+   * @param {{ traceparent?: string, kind?: number, attributes?: Record<string, unknown> }} [options]
+   */
   startSpan(name, { traceparent, kind = SpanKind.SERVER, attributes = {} } = {}) {
     const parent = parseTraceparent(traceparent);
     if (!parent) return null;
@@ -108,6 +112,9 @@ function tracesUrl(env = process.env) {
   return null;
 }
 
+/**
+ * @param {{ env?: NodeJS.ProcessEnv, service?: string, logger?: { warn: (fields: object, message?: string) => void } }} [options]
+ */
 function createTracer({ env = process.env, service = 'mediasoup', logger } = {}) {
   const url = tracesUrl(env);
   return url ? new Tracer({ url, service, logger }) : null;

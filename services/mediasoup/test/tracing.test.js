@@ -98,7 +98,7 @@ test('a collector that is down costs one warning and no failed flush', async () 
   // A port that was just free: nothing listens there.
   const probe = http.createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');
-  const { port } = probe.address();
+  const { port } = /** @type {import('node:net').AddressInfo} */ (probe.address());
   await new Promise((resolve) => probe.close(resolve));
   const warnings = [];
   const logger = { warn: (fields) => warnings.push(fields) };
