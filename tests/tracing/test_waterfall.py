@@ -15,11 +15,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from PIL import Image
+from voicebot_stack.paths import MEDIASOUP_DIR
+from voicebot_stack.paths import node_bin as mediasoup_node_bin
 from voicebot_tracewaterfall import layout, spans
 from voicebot_tracewaterfall.__main__ import render
 from voicebot_tracewaterfall.receiver import Receiver
 
-from tests.support.media import MEDIASOUP_DIR, mediasoup_node_bin
 from tests.support.procs import wait_until
 
 NODE_EXPORT = """
