@@ -35,10 +35,20 @@ class MediaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
+    # One controller's base URL, or several comma-separated: the static list (and the fallback of
+    # the registry when Redis is down).
     media_controller_url: str = "http://127.0.0.1:8100"
+    # static: place calls on media_controller_url's controllers in turn; registry: on the
+    # least-loaded live controller of the Redis registry (docs/architecture.md, many media nodes).
+    media_discovery: Literal["static", "registry"] = "static"
+    media_registry_timeout: float = Field(default=0.5, gt=0)  # reading the registry, per call
     media_ready_timeout: float = 10.0  # no bot_leg_ready by then: greet anyway (with a warning)
     # The controller's API secret (MEDIA_CONTROLLER_API_SECRET there): sent as a Bearer token.
     media_controller_secret: str = ""
+
+    @property
+    def media_controller_urls(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.media_controller_url.split(",") if url.strip()]
 
 
 class AuthSettings(BaseSettings):

@@ -103,7 +103,10 @@ async def create_session(request: web.Request) -> web.Response:
         raise ServiceUnavailable("the mediasoup service is not connected")
     with bind_call(body.call_id, trace_id):
         session = await sessions.open(body.call_id, trace_id, body.codec)
-    return _json(session.info().to_json(), 201)
+    info = session.info()
+    if sessions.own_url:
+        info = info.model_copy(update={"controller_url": sessions.own_url})
+    return _json(info.to_json(), 201)
 
 
 async def delete_session(request: web.Request) -> web.Response:
@@ -179,6 +182,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     sessions = request.app[SESSIONS]
+    if sessions.draining:
+        return _json(json.dumps({"status": "draining", "sessions": len(sessions)}), 503)
     if sessions.service.connected:
         return _json(json.dumps({"status": "ready", "sessions": len(sessions)}))
     return _json('{"status":"mediasoup service not connected"}', 503)

@@ -54,3 +54,13 @@ def foreign_object(message: str) -> MediaError:
 
 def invalid_request(message: str) -> MediaError:
     return MediaError("invalid_request", message, 400)
+
+
+def at_capacity(message: str) -> MediaError:
+    """MEDIA_CONTROLLER_MAX_SESSIONS sessions are open: call-api tries another controller."""
+    return MediaError("capacity", message, 503)
+
+
+def draining(message: str) -> MediaError:
+    """The controller is stopping (SIGTERM): it takes no new sessions."""
+    return MediaError("draining", message, 503)

@@ -2,11 +2,12 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from voicebot_protocol.media import CallCodec
 from voicebot_protocol.media_service import ServiceNotification
 
-from media_controller.errors import ServiceUnavailable
+from media_controller.errors import at_capacity, draining
 from media_controller.service import MediasoupService
 from media_controller.session import Session, SessionState
 from media_controller.settings import Settings
@@ -20,6 +21,11 @@ class Sessions:
         self._sessions: dict[str, Session] = {}
         self._opening: dict[str, asyncio.Future[Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps orphan closes referenced
+        self.draining = False  # set by the drain (SIGTERM): new sessions are refused
+        self.own_url: str | None = None  # this controller's advertised base URL (SessionInfo)
+        self.on_change: Callable[[], None] = lambda: None  # the count changed (the registry)
+        self._idle = asyncio.Event()  # set whenever no session is open (the drain waits on it)
+        self._idle.set()
         link = settings.service
         self.service = MediasoupService(
             link.url,
@@ -48,9 +54,12 @@ class Sessions:
         pending = self._opening.get(call_id)
         if pending is not None:
             return await asyncio.shield(pending)
+        if self.draining:
+            raise draining("this media-controller is draining: it takes no new calls")
         if len(self._sessions) >= self.settings.policy.max_sessions:
-            # Each call holds RTP ports: past the cap new calls fail fast instead of starving others.
-            raise ServiceUnavailable(f"the media plane is at capacity ({len(self._sessions)} calls)")
+            # Each call holds RTP ports and CPU: past the cap new calls fail fast (and go to another
+            # controller) instead of degrading every call's audio.
+            raise at_capacity(f"this media-controller is at capacity ({len(self._sessions)} calls)")
         future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._opening[call_id] = future
         session = Session(
@@ -64,9 +73,11 @@ class Sessions:
         session.on_orphaned = self._close_orphan
         try:
             self._sessions[call_id] = session  # visible to failure routing while it opens
+            self._idle.clear()
+            self.on_change()
             await session.open()
         except BaseException as exc:
-            self._sessions.pop(call_id, None)
+            self._forget(call_id)
             if isinstance(exc, asyncio.CancelledError):
                 future.cancel()
             else:
@@ -79,8 +90,25 @@ class Sessions:
         finally:
             self._opening.pop(call_id, None)
 
-    async def close(self, call_id: str) -> bool:
+    def _forget(self, call_id: str) -> Session | None:
         session = self._sessions.pop(call_id, None)
+        if not self._sessions:
+            self._idle.set()
+        if session is not None:
+            self.on_change()
+        return session
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True once no session is open, False if some still are after `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, call_id: str) -> bool:
+        session = self._forget(call_id)
         if session is None:
             return False
         await session.close()

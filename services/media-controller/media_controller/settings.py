@@ -94,6 +94,23 @@ class Tracing(BaseSettings):
     otlp_endpoint: str | None = None
 
 
+class Cluster(BaseSettings):
+    """The controller registry (Redis) that call-api places calls from, and the drain on SIGTERM."""
+
+    model_config = _section()
+
+    redis_url: str = ""  # empty: no registry (call-api uses its configured controller URLs)
+    # The base URL call-api reaches this controller at (on a host network: the node's IP and port);
+    # empty: http://<host or this host's address>:<port>.
+    advertise_url: str = ""
+    controller_id: str = ""  # empty: <hostname>:<port>
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    registry_ttl_seconds: float = Field(default=6.0, gt=0)  # > heartbeat: a dead controller expires
+    # SIGTERM: refuse new sessions (draining), wait up to this long for the open ones to end, then
+    # exit. 0 (the default, as before): SIGTERM closes the open sessions at once. Kubernetes sets 30.
+    drain_grace_seconds: float = Field(default=0.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = _section()
 
@@ -112,3 +129,4 @@ class Settings(BaseSettings):
     bot: BotLegSettings = Field(default_factory=BotLegSettings)
     tracing: Tracing = Field(default_factory=Tracing)
     policy: Policy = Field(default_factory=Policy)
+    cluster: Cluster = Field(default_factory=Cluster)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from voicebot_protocol.media import CallCodec, CreateSession, MediaApiError, SessionInfo
 
-from voicebot_mediaclient.errors import MediaRequestError, MediaUnavailable
+from voicebot_mediaclient.errors import MediaCapacity, MediaRequestError, MediaUnavailable
 from voicebot_mediaclient.headers import trace_headers
 from voicebot_mediaclient.session import MediaSession
 
@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 
 class _ConnectFailed(MediaUnavailable):
     """The controller could not be reached at all: safe to retry an idempotent request."""
+
+
+# A controller's refusal of a new session that another controller may not share.
+_REFUSED_FOR_LOAD = ("capacity", "draining")
 
 
 class MediaClient:
@@ -30,7 +34,9 @@ class MediaClient:
         request_timeout: float = 3.0,
         open_attempts: int = 3,
     ) -> None:
-        """secret: the controller's API secret (MEDIA_CONTROLLER_API_SECRET), sent as a Bearer token."""
+        """base_url: the controller used when a request names none (a call's MediaSession names the
+        controller it was opened on). secret: the controllers' API secret
+        (MEDIA_CONTROLLER_API_SECRET), sent as a Bearer token."""
         self.base_url = base_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {secret}"} if secret else {}
         self.request_timeout = request_timeout
@@ -43,10 +49,18 @@ class MediaClient:
         return self._http
 
     async def request(
-        self, method: str, path: str, trace_id: str | None, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        trace_id: str | None,
+        body: dict[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
     ) -> dict[str, Any]:
-        """JSON in, JSON out. Raises MediaUnavailable (unreachable, 5xx) or MediaRequestError (4xx)."""
-        url = f"{self.base_url}{path}"
+        """JSON in, JSON out. Raises MediaUnavailable (unreachable, 5xx; MediaCapacity for a
+        controller that is full or draining) or MediaRequestError (4xx)."""
+        base_url = (base_url or self.base_url).rstrip("/")
+        url = f"{base_url}{path}"
         try:
             async with self._client().request(
                 method, url, json=body, headers={**trace_headers(trace_id), **self._auth}
@@ -54,7 +68,7 @@ class MediaClient:
                 payload = await resp.read()
                 status = resp.status
         except aiohttp.ClientConnectionError as exc:
-            raise _ConnectFailed(f"media-controller unreachable at {self.base_url}: {exc}") from None
+            raise _ConnectFailed(f"media-controller unreachable at {base_url}: {exc}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaUnavailable(f"media-controller {method} {path} failed: {exc!r}") from None
         if status < 300:
@@ -73,15 +87,22 @@ class MediaClient:
             error = MediaApiError.model_validate_json(payload)
         except ValidationError:
             error = MediaApiError(code="media_error", message=f"HTTP {status}: {payload[:200]!r}")
+        if error.code in _REFUSED_FOR_LOAD:
+            raise MediaCapacity(error.code, error.message)
         # 502 media_error is the service refusing this request (e.g. a second connect): the call
         # goes on; only an unreachable media plane (503/504) is a media failure.
         if status in (503, 504) or error.code == "media_unavailable":
             raise MediaUnavailable(f"{error.code}: {error.message}")
         raise MediaRequestError(error.code, error.message)
 
-    async def open_session(self, call_id: str, trace_id: str, codec: CallCodec = "opus") -> MediaSession:
-        """Create the call's media session (idempotent on the controller) and open its events
-        WebSocket. `codec`: the call's audio codec, the bot's RTP is sent in it."""
+    async def open_session(
+        self, call_id: str, trace_id: str, codec: CallCodec = "opus", *, base_url: str | None = None
+    ) -> MediaSession:
+        """Create the call's media session (idempotent on the controller) on `base_url` (default:
+        this client's) and open its events WebSocket. The session is pinned to the controller's own
+        address when its answer carries one (SessionInfo.controller_url), else to `base_url`: every
+        later request of the call goes there. `codec`: the call's audio codec."""
+        asked = (base_url or self.base_url).rstrip("/")
         body = CreateSession(call_id=call_id, trace_id=trace_id, codec=codec).model_dump(exclude_none=True)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.open_attempts),
@@ -90,8 +111,10 @@ class MediaClient:
             reraise=True,
         ):
             with attempt:
-                info = SessionInfo.model_validate(await self.request("POST", "/v1/sessions", trace_id, body))
-        url = f"{self.base_url}/v1/sessions/{call_id}/events"
+                answer = await self.request("POST", "/v1/sessions", trace_id, body, base_url=asked)
+                info = SessionInfo.model_validate(answer)
+        pinned = (info.controller_url or asked).rstrip("/")
+        url = f"{pinned}/v1/sessions/{call_id}/events"
         try:
             ws = await self._client().ws_connect(
                 url,
@@ -104,17 +127,19 @@ class MediaClient:
                 raise MediaRequestError(
                     "conflict", f"call {call_id} already has an open media session"
                 ) from None
-            await self._delete_quietly(call_id, trace_id)
+            await self._delete_quietly(call_id, trace_id, pinned)
             raise MediaUnavailable(f"cannot open the media events WebSocket: HTTP {exc.status}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            await self._delete_quietly(call_id, trace_id)
+            await self._delete_quietly(call_id, trace_id, pinned)
             raise MediaUnavailable(f"cannot open the media events WebSocket: {exc!r}") from None
-        log.info("media session opened", extra={"call_id": call_id, "trace_id": trace_id})
-        return MediaSession(self, info, trace_id, ws)
+        log.info(
+            "media session opened", extra={"call_id": call_id, "trace_id": trace_id, "controller": pinned}
+        )
+        return MediaSession(self, info, trace_id, ws, base_url=pinned)
 
-    async def _delete_quietly(self, call_id: str, trace_id: str) -> None:
+    async def _delete_quietly(self, call_id: str, trace_id: str, base_url: str | None = None) -> None:
         try:
-            await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id)
+            await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id, base_url=base_url)
         except (MediaUnavailable, MediaRequestError) as exc:
             log.warning("could not delete the media session", extra={"call_id": call_id, "error": str(exc)})
 

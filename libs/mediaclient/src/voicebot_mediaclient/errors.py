@@ -13,3 +13,12 @@ class MediaRequestError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class MediaCapacity(MediaUnavailable):
+    """The controller refused a new session: `capacity` (full) or `draining` (stopping). Another
+    controller may take the call."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code

@@ -41,9 +41,11 @@ class MediaSession:
         trace_id: str,
         ws: aiohttp.ClientWebSocketResponse,
         *,
+        base_url: str | None = None,
         audio_frames: int = CALLER_AUDIO_FRAMES,
     ) -> None:
         self.client = client
+        self.base_url = base_url or client.base_url  # the controller this call lives on
         self.call_id = info.call_id
         self.bot_producer_id = info.bot_producer_id
         self.router_rtp_capabilities = info.router_rtp_capabilities
@@ -61,7 +63,9 @@ class MediaSession:
     async def signal(self, method: str, data: dict[str, Any]) -> dict[str, Any]:
         """A mediasoup_request passed through; raises MediaRequestError if refused."""
         body = SignalRequest(method=method, data=data).model_dump()
-        answer = await self.client.request("POST", f"/v1/sessions/{self.call_id}/signal", self.trace_id, body)
+        answer = await self.client.request(
+            "POST", f"/v1/sessions/{self.call_id}/signal", self.trace_id, body, base_url=self.base_url
+        )
         return SignalResponse.model_validate(answer).data
 
     async def start_playback(
@@ -87,7 +91,9 @@ class MediaSession:
 
     async def stats(self) -> dict[str, Any]:
         """The session's objects in the mediasoup service (transports, producers, consumers)."""
-        return await self.client.request("GET", f"/v1/sessions/{self.call_id}/stats", self.trace_id)
+        return await self.client.request(
+            "GET", f"/v1/sessions/{self.call_id}/stats", self.trace_id, base_url=self.base_url
+        )
 
     async def _send(self, frame: str | bytes) -> None:
         if self._closed or self._ws.closed:
@@ -154,4 +160,4 @@ class MediaSession:
         await self._ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
-        await self.client._delete_quietly(self.call_id, self.trace_id)
+        await self.client._delete_quietly(self.call_id, self.trace_id, self.base_url)

@@ -46,6 +46,7 @@ class FailureCode(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     DUPLICATE_CALL = "duplicate_call"
     SERVER_DRAINING = "server_draining"
+    CAPACITY = "capacity"  # every media controller is full or draining, or none is live
     UNAUTHORIZED = "unauthorized"  # no or a wrong credential (HTTP 401 on the handshake)
     FORBIDDEN_ORIGIN = "forbidden_origin"  # a browser Origin that is not listed (HTTP 403)
 

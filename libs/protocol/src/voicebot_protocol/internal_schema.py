@@ -3,7 +3,8 @@
 internal.media-service.*: the media-controller ⇄ mediasoup service WebSocket. The request schema
 is what the Node service validates every request against (services/mediasoup/lib/validation.js):
 an envelope, and per method (`if method is M then params is M's params`) the params model.
-internal.media.*: the call-api ⇄ media-controller HTTP bodies and per-call WebSocket frames.
+internal.media.*: the call-api ⇄ media-controller HTTP bodies and per-call WebSocket frames, and
+the controller registry record in Redis (voicebot_protocol.media_registry).
 Every file carries `x-protocol-version` = INTERNAL_PROTOCOL_VERSION."""
 
 from typing import Any, cast
@@ -20,6 +21,7 @@ from voicebot_protocol.media import (
     SignalRequest,
     SignalResponse,
 )
+from voicebot_protocol.media_registry import ControllerRecord
 from voicebot_protocol.media_service import INTERNAL_PROTOCOL_VERSION, ServiceResponse
 from voicebot_protocol.media_service_methods import SERVICE_METHODS, SessionOpened
 from voicebot_protocol.media_service_notifications import TypedNotification
@@ -113,5 +115,6 @@ def build_internal_schemas() -> dict[str, dict[str, Any]]:
         "internal.media.error.schema.json": _model(MediaApiError),
         "internal.media.command.schema.json": _union("ControlCommand", ControlCommand),
         "internal.media.event.schema.json": _union("MediaEvent", MediaEvent, "serialization"),
+        "internal.media.controller-record.schema.json": _model(ControllerRecord),
     }
     return {name: _header(schema, name) for name, schema in schemas.items()}

@@ -10,7 +10,8 @@ HTTP (commands, JSON bodies), base URL = the controller's, e.g. http://127.0.0.1
   GET    /healthz, /readyz (503 while the mediasoup service is not connected), /metrics (Prometheus)
 Every request carries `traceparent` (W3C) and `X-Trace-ID` headers.
 Errors are MediaApiError with HTTP 400 invalid_request, 403 forbidden_method | foreign_object,
-404 not_found, 409 conflict, 502 media_error (the service failed the request), 503 media_unavailable.
+404 not_found, 409 conflict, 502 media_error (the service failed the request), 503 media_unavailable,
+503 capacity (MEDIA_CONTROLLER_MAX_SESSIONS sessions open), 503 draining (stopping: no new sessions).
 The signal methods (a whitelist) are documented in docs/media-signalling.md.
 
 Per-call WebSocket (one per call):
@@ -62,6 +63,9 @@ class SessionInfo(_Model):
     call_id: str
     bot_producer_id: str
     router_rtp_capabilities: dict[str, Any] | None = None
+    # The controller's own base URL (its registry record's url): every later request and the events
+    # WebSocket of this call go there. Absent from a controller without a registry.
+    controller_url: str | None = None
 
 
 class SignalRequest(_Model):
@@ -77,7 +81,7 @@ class SignalResponse(_Model):
 
 class MediaApiError(_Model):
     code: str  # not_found | forbidden_method | foreign_object | invalid_request | conflict | media_error
-    #            | media_unavailable
+    #            | media_unavailable | capacity | draining
     message: str
 
 

@@ -1,11 +1,12 @@
 """create_orchestrator_instance: the spec's factory. It fails fast, with the spec's reasons:
-TTS unreachable → "TTS unavailable"; the media plane unreachable → "media unavailable"."""
+TTS unreachable → "TTS unavailable"; the media plane unreachable → "media unavailable"; every
+media-controller full or draining → "media capacity" (code capacity)."""
 
 import asyncio
 import logging
 from typing import Any
 
-from voicebot_mediaclient import MediaRequestError, MediaUnavailable
+from voicebot_mediaclient import MediaCapacity, MediaRequestError, MediaUnavailable
 from voicebot_protocol import FailureCode
 
 from call_api.auth.identity import media_call_id
@@ -31,7 +32,14 @@ async def create_orchestrator_instance(
         raise OrchestratorStartError("TTS unavailable", FailureCode.TTS_UNAVAILABLE) from exc
     dialog = make_dialog(res.providers, initial_vars)
     try:
-        media = await res.media.open_session(media_call_id.get() or call_id, trace_id, CALL_CODEC.get())
+        media_id, codec = media_call_id.get() or call_id, CALL_CODEC.get()
+        if res.placement is None:
+            media = await res.media.open_session(media_id, trace_id, codec)
+        else:
+            media = await res.placement.open_session(res.media, media_id, trace_id, codec)
+    except MediaCapacity as exc:
+        log.error("no media-controller has room for the call", extra={"error": str(exc)})
+        raise OrchestratorStartError("media capacity", FailureCode.CAPACITY) from exc
     except (MediaUnavailable, MediaRequestError) as exc:
         log.critical("media plane unavailable at call start", extra={"error": str(exc)})
         raise OrchestratorStartError("media unavailable", FailureCode.MEDIA_UNAVAILABLE) from exc

@@ -9,6 +9,7 @@ from voicebot_mediaclient import MediaClient
 
 from call_api.cache import RedisCacheManager
 from call_api.orchestrator.filler import Clip, load_filler
+from call_api.orchestrator.media_placement import MediaPlacement
 from call_api.providers.base import SpeechToText, TextToSpeech
 from call_api.providers.config import ProviderSettings, make_stt, make_tts
 from call_api.providers.http import close_shared_session
@@ -26,6 +27,7 @@ class Resources:
     media: MediaClient
     cache: RedisCacheManager
     filler: Clip | None
+    placement: MediaPlacement | None = None  # None: every call on `media`'s own controller
 
 
 _resources: Resources | None = None
@@ -48,10 +50,11 @@ async def get_resources() -> Resources:
                 tts=tts,
                 stt=make_stt(providers),
                 media=MediaClient(
-                    settings.media.media_controller_url, secret=settings.media.media_controller_secret
+                    settings.media.media_controller_urls[0], secret=settings.media.media_controller_secret
                 ),
                 cache=cache,
                 filler=await load_filler(tts, cache),
+                placement=MediaPlacement(settings.media, settings.cache.redis_url),
             )
             log.info(
                 "orchestrator resources ready", extra={"tts": tts.name, "filler": bool(_resources.filler)}
@@ -63,6 +66,8 @@ async def close_resources() -> None:
     global _resources
     if _resources is not None:
         await _resources.media.aclose()
+        if _resources.placement is not None:
+            await _resources.placement.aclose()
         await _resources.cache.aclose()
         _resources = None
     await close_shared_session()
