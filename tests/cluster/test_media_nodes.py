@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from voicebot_callsim.call import CallRefused, GatewayCall
+from voicebot_mediaclient import MediaCapacity, MediaClient
 from voicebot_protocol import EndReason, FailureCode
 from voicebot_stack.callapi import CallApiServer
 from voicebot_stack.redis import RedisServer
@@ -99,6 +100,13 @@ async def test_a_draining_node_finishes_its_calls_and_takes_no_new_ones(
         await asyncio.to_thread(
             wait_record, fresh_registry, "node-a", "node-a draining", lambda r: r is not None and r.draining
         )
+        direct = MediaClient(a.url, secret=a.media.api_secret)
+        try:
+            with pytest.raises(MediaCapacity) as refusal:
+                await direct.open_session("direct-while-draining", "3" * 32)
+            assert refusal.value.code == "draining"
+        finally:
+            await direct.aclose()
         later = [new_call(cluster_api, "while-draining") for _ in range(2)]
         for call in later:
             await call.start(open_timeout=20)
