@@ -46,6 +46,9 @@ def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return matches[0]
 
 
+WORKLOADS = ("Deployment", "DaemonSet")
+
+
 def container(deployment: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name)
 
@@ -81,11 +84,11 @@ def test_monitors_scrape_what_exists(docs: list[dict[str, Any]]) -> None:
     assert {e["port"] for e in service_monitor["spec"]["endpoints"]} <= port_names
 
     pod_monitor = find(docs, "PodMonitor", "media-controller")
-    media = find(docs, "Deployment", "media")
+    media = find(docs, "DaemonSet", "media")
     pod_labels = media["spec"]["template"]["metadata"]["labels"]
     assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    controller_ports = {p["name"] for p in container(media, "media-controller")["ports"]}
-    assert {e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} <= controller_ports
+    controller_ports = {p["name"] for c in controllers(media) for p in c["ports"]}
+    assert {e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} == controller_ports
     for endpoint in [*service_monitor["spec"]["endpoints"], *pod_monitor["spec"]["podMetricsEndpoints"]]:
         assert endpoint["path"] == "/metrics"
 
@@ -122,7 +125,7 @@ def test_call_api_probes_and_drain(docs: list[dict[str, Any]]) -> None:
 
 
 def test_services_and_budgets_select_pods(docs: list[dict[str, Any]]) -> None:
-    pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] == "Deployment"]
+    pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] in WORKLOADS]
 
     def selects(selector: dict[str, str]) -> bool:
         return any(selector.items() <= labels.items() for labels in pod_labels)
@@ -135,23 +138,84 @@ def test_services_and_budgets_select_pods(docs: list[dict[str, Any]]) -> None:
     assert find(docs, "Service", "call-api-headless")["spec"]["clusterIP"] == "None"
 
 
+def controllers(media: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in media["spec"]["template"]["spec"]["containers"] if c["name"].startswith("media-")]
+
+
+def controller_sets(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(mediasoup env, media-controller env) of each controller set of the media pod."""
+    media = find(docs, "DaemonSet", "media")
+    sets = []
+    for c in controllers(media):
+        index = c["name"].rsplit("-", 1)[1]
+        sets.append((env_of(docs, container(media, f"mediasoup-{index}")), env_of(docs, c)))
+    return sets
+
+
 def test_media_plane_on_the_node_network(docs: list[dict[str, Any]]) -> None:
-    media = find(docs, "Deployment", "media")
+    media = find(docs, "DaemonSet", "media")
     pod = media["spec"]["template"]["spec"]
     assert pod["hostNetwork"] is True
     assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
-    mediasoup = env_of(docs, container(media, "mediasoup"))
-    assert mediasoup["MEDIASOUP_ANNOUNCED_IP"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
-    assert int(mediasoup["MEDIASOUP_RTC_MIN_PORT"]) < int(mediasoup["MEDIASOUP_RTC_MAX_PORT"])
-    controller = env_of(docs, container(media, "media-controller"))
     secret = {
         "secretKeyRef": {
             "name": find(docs, "Secret", "mediasoup-secret")["metadata"]["name"],
             "key": "secret",
         }
     }
-    assert mediasoup["MEDIASOUP_SERVICE_SECRET"] == controller["MEDIA_CONTROLLER_MEDIASOUP_SECRET"] == secret
-    assert controller["MEDIA_CONTROLLER_MEDIASOUP_URL"].endswith(f":{mediasoup['MEDIASOUP_SERVICE_PORT']}/")
+    for mediasoup, controller in controller_sets(docs):
+        assert mediasoup["MEDIASOUP_ANNOUNCED_IP"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+        assert int(mediasoup["MEDIASOUP_RTC_MIN_PORT"]) < int(mediasoup["MEDIASOUP_RTC_MAX_PORT"])
+        assert (
+            mediasoup["MEDIASOUP_SERVICE_SECRET"] == controller["MEDIA_CONTROLLER_MEDIASOUP_SECRET"] == secret
+        )
+        assert controller["MEDIA_CONTROLLER_MEDIASOUP_URL"].endswith(
+            f":{mediasoup['MEDIASOUP_SERVICE_PORT']}/"
+        )
+
+
+def test_media_tier_grows_with_nodes_and_drains(docs: list[dict[str, Any]]) -> None:
+    """One media pod per media node (no replica count caps the cluster), several controller sets
+    per pod on their own ports and RTP ranges, each registered in Redis under its node address;
+    SIGTERM drains within the pod's grace period, one node at a time."""
+    media = find(docs, "DaemonSet", "media")
+    pod = media["spec"]["template"]["spec"]
+    sets = controller_sets(docs)
+    assert len(sets) >= 2
+    ports: set[int] = set()
+    rtp: list[range] = []
+    for mediasoup, controller in sets:
+        port = int(controller["MEDIA_CONTROLLER_PORT"])
+        ports |= {port, int(mediasoup["MEDIASOUP_SERVICE_PORT"])}
+        rtp.append(
+            range(int(mediasoup["MEDIASOUP_RTC_MIN_PORT"]), int(mediasoup["MEDIASOUP_RTC_MAX_PORT"]) + 1)
+        )
+        assert controller["MEDIA_CONTROLLER_ADVERTISE_URL"] == f"http://$(NODE_IP):{port}"
+        assert controller["NODE_IP"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+        assert controller["MEDIA_CONTROLLER_REDIS_URL"].startswith(
+            "redis://voicebot:$(REDIS_PASSWORD)@redis."
+        )
+        assert (
+            float(controller["MEDIA_CONTROLLER_DRAIN_GRACE_SECONDS"]) + 10
+            < pod["terminationGracePeriodSeconds"]
+        )
+    assert len(ports) == 2 * len(sets), "every set has its own service and controller port"
+    assert all(not set(a) & set(b) for i, a in enumerate(rtp) for b in rtp[i + 1 :]), "RTP ranges overlap"
+    ids = {c["MEDIA_CONTROLLER_CONTROLLER_ID"] for _, c in sets}
+    assert len(ids) == len(sets) and all("$(NODE_NAME)" in i for i in ids)
+    for c in pod["containers"]:
+        if c["name"].startswith("mediasoup-"):  # waits for its controller's drain before it stops
+            controller_port = str(8100 + int(c["name"].rsplit("-", 1)[1]))
+            assert controller_port in " ".join(c["lifecycle"]["preStop"]["exec"]["command"])
+    budget = find(docs, "PodDisruptionBudget", "media")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert (
+        budget["spec"]["selector"]["matchLabels"].items()
+        <= media["spec"]["template"]["metadata"]["labels"].items()
+    )
+    api = env_of(docs, container(find(docs, "Deployment", "call-api"), "call-api"))
+    assert api["CALL_API_MEDIA_DISCOVERY"] == "registry"
+    assert not [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "media"]
 
 
 def test_traces_go_to_jaeger(docs: list[dict[str, Any]]) -> None:
@@ -160,11 +224,14 @@ def test_traces_go_to_jaeger(docs: list[dict[str, Any]]) -> None:
     endpoint = "http://jaeger.voicebot.svc.cluster.local:4318"
     api = env_of(docs, container(find(docs, "Deployment", "call-api"), "call-api"))
     assert (api["CALL_API_TRACE_EXPORTER"], api["CALL_API_OTLP_ENDPOINT"]) == ("otlp", endpoint)
-    controller = env_of(docs, container(find(docs, "Deployment", "media"), "media-controller"))
-    assert (controller["MEDIA_CONTROLLER_OTEL_EXPORTER"], controller["MEDIA_CONTROLLER_OTLP_ENDPOINT"]) == (
-        "otlp",
-        endpoint,
-    )
+    for _, controller in controller_sets(docs):
+        assert (
+            controller["MEDIA_CONTROLLER_OTEL_EXPORTER"],
+            controller["MEDIA_CONTROLLER_OTLP_ENDPOINT"],
+        ) == (
+            "otlp",
+            endpoint,
+        )
 
 
 def test_nginx_runs_the_rendered_gateway_config(docs: list[dict[str, Any]]) -> None:
@@ -185,7 +252,7 @@ def test_nginx_runs_the_rendered_gateway_config(docs: list[dict[str, Any]]) -> N
 
 def test_images_are_versioned(docs: list[dict[str, Any]]) -> None:
     for doc in docs:
-        if doc["kind"] == "Deployment":
+        if doc["kind"] in WORKLOADS:
             for c in doc["spec"]["template"]["spec"]["containers"]:
                 assert ":" in c["image"] and not c["image"].endswith(":latest"), c["image"]
 

@@ -2,11 +2,12 @@
 here the way Kubernetes does: a connection needs the source's egress and the target's ingress),
 every container runs as non-root with a read-only root filesystem, and Redis needs a password."""
 
+import ipaddress
 from typing import Any
 
 import pytest
 
-from tests.infra.test_k8s import container, find, kustomize
+from tests.infra.test_k8s import WORKLOADS, container, find, kustomize
 
 Doc = dict[str, Any]
 
@@ -44,7 +45,7 @@ def rule_allows(rule: Doc, peer_key: str, peer_labels: dict[str, str] | None, po
         return True  # no from/to: any peer
     for peer in peers:
         if "ipBlock" in peer:
-            if peer_labels is None:
+            if peer_labels is None and not _nodes_only(peer["ipBlock"]["cidr"]):
                 return True
             continue  # pod traffic is matched by pod selectors here, not by address
         if "namespaceSelector" in peer:
@@ -52,6 +53,23 @@ def rule_allows(rule: Doc, peer_key: str, peer_labels: dict[str, str] | None, po
         if peer_labels is not None and selects(peer["podSelector"], peer_labels):
             return True
     return False
+
+
+def _nodes_only(cidr: str) -> bool:
+    """A private range admits the cluster's nodes (the host-network media pods), not the internet."""
+    network = ipaddress.ip_network(cidr)
+    return network.is_private and network.prefixlen > 0
+
+
+def node_allowed(docs: list[Doc], dst: dict[str, str], port: int) -> bool:
+    """A host-network pod (a media node, by its address) reaches this pod's port."""
+    return any(
+        rule.get("ports") is None or any(p.get("port") == port for p in rule["ports"])
+        for p in policies_of(docs, dst, "Ingress")
+        for rule in p["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if "ipBlock" in peer
+    )
 
 
 def allowed(docs: list[Doc], src: dict[str, str] | None, dst: dict[str, str] | None, port: int) -> bool:
@@ -108,10 +126,12 @@ def test_exactly_the_documented_edges_are_open(docs: list[Doc]) -> None:
     assert not allowed(docs, labels["call-api"], labels["call-api"], 8000)
     assert allowed(docs, labels["call-api"], None, 8100), "call-api reaches the media controllers"
     assert not allowed(docs, labels["nginx"], None, 8100)
+    assert allowed(docs, labels["call-api"], None, 8101), "... all of them on a node"
+    assert node_allowed(docs, labels["redis"], 6379), "the media controllers register in Redis"
 
 
 def test_every_container_is_non_root_with_a_read_only_root(docs: list[Doc]) -> None:
-    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+    for deployment in (d for d in docs if d["kind"] in WORKLOADS):
         pod = deployment["spec"]["template"]["spec"]
         for c in pod["containers"]:
             context = {**pod.get("securityContext", {}), **c.get("securityContext", {})}
