@@ -45,6 +45,12 @@ ENVIRONMENT = {
     "SIGNALLING_BURST": ("10", lambda s: s.policy.signalling_burst),
     "CALLER_RTP_PPS": ("100", lambda s: s.policy.caller_rtp_pps),
     "CALLER_RTP_BURST": ("200", lambda s: s.policy.caller_rtp_burst),
+    "REDIS_URL": ("redis://127.0.0.1:6379/0", lambda s: s.cluster.redis_url),
+    "ADVERTISE_URL": ("http://10.0.0.5:8101", lambda s: s.cluster.advertise_url),
+    "CONTROLLER_ID": ("node-a-1", lambda s: s.cluster.controller_id),
+    "HEARTBEAT_SECONDS": ("1.5", lambda s: s.cluster.heartbeat_seconds),
+    "REGISTRY_TTL_SECONDS": ("4.5", lambda s: s.cluster.registry_ttl_seconds),
+    "DRAIN_GRACE_SECONDS": ("45", lambda s: s.cluster.drain_grace_seconds),
 }
 
 
