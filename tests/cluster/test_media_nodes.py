@@ -157,6 +157,8 @@ async def test_a_full_cluster_refuses_with_capacity_and_the_admitted_calls_keep_
         for call, gateway in zip(calls, gateways, strict=True):
             await call.wait_event("play_audio", 30)
             await gateway.wait_packets(50, 30)  # a second of the bot's voice, on each call
+            sequences = [packet.sequence for packet in gateway.packets[:50]]
+            assert sequences == [(sequences[0] + i) & 0xFFFF for i in range(50)], "packets lost"
             assert not call.closed.is_set()
     finally:
         for gateway in gateways:

@@ -57,7 +57,10 @@ class Registration:
 
     async def _run(self) -> None:
         while True:
-            await self._write()
+            try:
+                await self._write()
+            except Exception:  # a bug here must not end the heartbeat for good
+                log.exception("writing the registry record failed")
             self._wake.clear()
             try:
                 async with asyncio.timeout(self._heartbeat):

@@ -81,11 +81,13 @@ class MediaPlacement:
         return sorted(urls, key=lambda url: self._unreachable_until.get(url, 0.0) > now)
 
     def _by_load(self, records: list[ControllerRecord]) -> list[str]:
-        def load(record: ControllerRecord) -> tuple[float, float]:
-            sessions = record.sessions + self._opening[record.url]
-            return (sessions / record.capacity, random.random())
+        def sessions(record: ControllerRecord) -> int:
+            return record.sessions + self._opening[record.url.rstrip("/")]
 
-        open_ = [r for r in records if not r.draining and r.sessions + self._opening[r.url] < r.capacity]
+        def load(record: ControllerRecord) -> tuple[float, float]:
+            return (sessions(record) / record.capacity, random.random())
+
+        open_ = [r for r in records if not r.draining and sessions(r) < r.capacity]
         return [record.url.rstrip("/") for record in sorted(open_, key=load)]
 
     async def _registry(self) -> list[ControllerRecord] | None:
