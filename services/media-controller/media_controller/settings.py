@@ -2,7 +2,7 @@
 MEDIA_CONTROLLER_<NAME> as it always was (the sections are for readers of the code, not new names).
 The list is in services/media-controller/README.md."""
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from media_controller.policy import parse_networks
@@ -109,6 +109,12 @@ class Cluster(BaseSettings):
     # SIGTERM: refuse new sessions (draining), wait up to this long for the open ones to end, then
     # exit. 0 (the default, as before): SIGTERM closes the open sessions at once. Kubernetes sets 30.
     drain_grace_seconds: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ttl_outlives_heartbeats(self) -> "Cluster":
+        if self.registry_ttl_seconds <= self.heartbeat_seconds:
+            raise ValueError("REGISTRY_TTL_SECONDS must be longer than HEARTBEAT_SECONDS")
+        return self
 
 
 class Settings(BaseSettings):

@@ -77,6 +77,13 @@ def test_bounds_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+def test_a_registry_record_outlives_its_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDIA_CONTROLLER_HEARTBEAT_SECONDS", "2")
+    monkeypatch.setenv("MEDIA_CONTROLLER_REGISTRY_TTL_SECONDS", "2")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
 def test_the_readme_lists_every_variable() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     settings_part = readme[readme.index("## Settings") :]
