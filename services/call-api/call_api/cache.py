@@ -118,7 +118,12 @@ class RedisCacheManager:
 
         async def set_nx() -> bool:
             # redis answers nil (None) when the key exists; turn it into False so None means "failed".
-            return bool(await self._client.set(key, value, nx=True, px=_ttl_ms(ttl)))
+            if await self._client.set(key, value, nx=True, px=_ttl_ms(ttl)):
+                return True
+            # The client retries a command whose reply timed out: the first SET may have landed, and
+            # then the retry finds our own value. That is ours, not somebody else's.
+            stored = await self._client.get(key)
+            return stored is not None and stored == (value.encode() if isinstance(value, str) else value)
 
         return await self._run("set_nx", key, set_nx)
 
