@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -78,8 +79,9 @@ async def test_bad_first_frame_is_refused(
     assert await expect_close(ws) == (close_code, "protocol_error")
 
 
-async def test_no_call_start_within_the_timeout(echo_api: CallApiServer) -> None:
-    ws = await connect(echo_api.ws_url)
+async def test_no_call_start_within_the_timeout(start_call_api: Callable[..., CallApiServer]) -> None:
+    api = start_call_api(CALL_API_CALL_START_TIMEOUT="1.0")
+    ws = await connect(api.ws_url)
     started = time.monotonic()
     failed = await recv_json(ws, timeout=5.0)
     assert failed == {
