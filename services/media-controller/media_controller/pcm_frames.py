@@ -20,7 +20,8 @@ def s16_frame_of(pcm: bytes, rate: int) -> av.AudioFrame:
 
 
 def frame_bytes(frame: av.AudioFrame) -> bytes:
-    return bytes(frame.to_ndarray().astype(np.int16, copy=False).tobytes())
+    """The samples of an s16 mono frame (its buffer may be padded past them)."""
+    return bytes(memoryview(frame.planes[0])[: frame.samples * 2])
 
 
 class FrameEncoder:
