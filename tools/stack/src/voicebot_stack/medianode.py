@@ -14,8 +14,8 @@ from pathlib import Path
 
 from voicebot_stack.media import MediaStack, start_media_stack
 
-RTC_PORT_BASE = 20000  # below Linux's ephemeral range (32768+): no clash with the OS's own picks
-RTC_PORTS_PER_CONTROLLER = 4000  # 4 transports per call: room for 1000 calls
+RTC_PORT_BASE = 10000  # mediasoup's own lowest; 8 controllers stay below Linux's ephemeral ports (32768+)
+RTC_PORTS_PER_CONTROLLER = 2500  # 4 transports per call: room for 625 calls
 
 
 def default_controllers() -> int:
