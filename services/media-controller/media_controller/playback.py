@@ -54,6 +54,7 @@ class Playback:
         self.interruptible = interruptible  # the controller stops it itself on barge-in
         self._state = StateHolder(PLAYBACK_STATES, PlaybackState.WAITING)
         self.chain = chain  # the last slice encoded (shared_encoding)
+        self.played: list[Slice] = []  # every slice taken, given back when the stream closes
         self.slice_bytes = int(sample_rate * SLICE_SECONDS) * 2
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
@@ -229,6 +230,7 @@ class Player:
             playback.chain = self._encoding.next(
                 playback.chain, chunk, self._new_encoder(playback), self, final=final
             )
+            playback.played.append(playback.chain)
             playback.packets.extend(playback.chain.packets)
             playback.flushed = final
 
@@ -241,4 +243,5 @@ class Player:
         if self._wakeup is not None:
             self._wakeup.cancel()
             self._wakeup = None
-        self._encoding.leave(playback.chain, self)
+        played, playback.played = playback.played, []
+        self._encoding.leave(played, self)

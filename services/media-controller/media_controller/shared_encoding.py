@@ -9,7 +9,9 @@ with it. When none is there (the audio diverged from what was cached, or the str
 stopped), a fresh encoder starts at that slice: for Opus that costs a codec restart mid-stream (the
 decoder copes, as with a new talker), for G.711 nothing.
 
-Bounded: the least recently used slices are forgotten beyond MAX_SLICES."""
+A slice is kept only while a stream that played it is still open (then forgotten: no bot audio,
+which may be personal, outlives the calls that played it), and the least recently used ones beyond
+MAX_SLICES anyway."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class Slice:
     packets: tuple[bytes, ...] = ()
     encoder: AudioEncoder | None = field(default=None, repr=False)  # its state: right after this slice
     owner: object = None  # the stream that encoded it
+    users: int = 0  # open streams that played it
 
 
 class SharedEncoding:
@@ -58,6 +61,7 @@ class SharedEncoding:
         if cached is not None:
             self._slices.move_to_end(key)
             self.shared += 1
+            cached.users += 1
             return cached
         encoder, after.encoder = after.encoder, None
         if encoder is None:
@@ -65,7 +69,7 @@ class SharedEncoding:
         packets = encoder.encode(pcm)
         if final:
             packets += encoder.flush()
-        made = Slice(key, tuple(packets), None if final else encoder, owner)
+        made = Slice(key, tuple(packets), None if final else encoder, owner, users=1)
         self.encoded += 1
         if self.max_slices == 0:
             return made  # sharing is off: every stream encodes its own audio
@@ -74,11 +78,19 @@ class SharedEncoding:
             self._slices.popitem(last=False)
         return made
 
-    def leave(self, at: Slice, owner: object) -> None:
-        """A stream stopped at this slice: if it encoded it, its encoder is not kept waiting for
-        a continuation that may never come (a follower of the same audio starts a fresh one)."""
-        if at.owner is owner:
-            at.encoder = None
+    def leave(self, played: list[Slice], owner: object) -> None:
+        """A stream closed after playing these slices: each one no open stream played any more is
+        forgotten; the encoder it left at its last slice is not kept waiting for a continuation
+        that may never come (a follower of the same audio starts a fresh one)."""
+        if played and played[-1].owner is owner:
+            played[-1].encoder = None
+        for done in played:
+            done.users -= 1
+            if done.users <= 0 and self._slices.get(done.key) is done:
+                del self._slices[done.key]
+
+    def __len__(self) -> int:
+        return len(self._slices)
 
 
 _PROCESS = SharedEncoding()

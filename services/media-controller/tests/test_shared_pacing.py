@@ -10,7 +10,7 @@ from media_controller.g711 import G711Encoder
 from media_controller.pacing import PacingClock
 from media_controller.playback import Playback, Player
 from media_controller.rtp_sender import RtpSender
-from media_controller.shared_encoding import SLICE_SECONDS, SharedEncoding
+from media_controller.shared_encoding import SLICE_SECONDS, SharedEncoding, Slice
 from media_controller.udp import open_udp
 
 from tests.support.media import RtpOpusReceiver
@@ -61,6 +61,7 @@ async def test_many_streams_share_one_clock_and_its_wakeups() -> None:
         # packets that are due together in one pass.
         assert clock.passes < sent / 4
         assert clock.pending == 0
+        assert encoding.encoded < streams and len(encoding) == 0  # one audio, encoded once, then forgotten
         await receiver.wait_packets(sent, within=10)
         assert {p.ssrc for p in receiver.packets} == {0x1000 + n for n in range(streams)}
     finally:
@@ -80,13 +81,16 @@ def test_the_same_audio_is_encoded_once_and_identically(codec: object) -> None:
     encoding = SharedEncoding()
     pcm = tone(1.0)
 
-    def play(owner: object, audio: bytes) -> list[bytes]:
+    played: dict[str, list[Slice]] = {}
+
+    def play(owner: str, audio: bytes) -> list[bytes]:
         chain = encoding.start(f"{spec.name}/{RATE}")
         packets: list[bytes] = []
         pieces = _slices(audio)
         for index, piece in enumerate(pieces):
             make = lambda: spec.encoder(RATE, 32000)  # noqa: E731
             chain = encoding.next(chain, piece, make, owner, final=index == len(pieces) - 1)
+            played.setdefault(owner, []).append(chain)
             packets += chain.packets
         return packets
 
@@ -103,6 +107,11 @@ def test_the_same_audio_is_encoded_once_and_identically(codec: object) -> None:
     third = play("c", other)
     assert encoding.encoded > encoded  # the different half is encoded
     assert abs(len(third) - len(first)) <= 1 and third[:5] == first[:5]  # a fresh encoder/resampler
+    for owner in ("a", "b"):
+        encoding.leave(played[owner], owner)
+    assert len(encoding) == len(played["c"])  # only what "c" still plays is kept ...
+    encoding.leave(played["c"], "c")
+    assert len(encoding) == 0  # ... and no bot audio outlives the streams that played it
 
 
 def test_g711_tables_give_pyav_s_own_codes() -> None:
