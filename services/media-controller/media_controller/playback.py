@@ -185,8 +185,7 @@ class Player:
 
     def _send_due(self, playback: Playback, now: float) -> float | None:
         if playback.done or playback is not self.current:
-            self._wakeup = None
-            return None
+            return None  # released already (its wake-up was cancelled): nothing to send
         if not playback.packets:
             self._encode_ahead(playback, starving=True)
             now = self.clock.time()  # encoding takes time (a new encoder: milliseconds)
