@@ -24,6 +24,7 @@ STACK_FIXTURES = frozenset(
         "own_redis",  # services/call-api/tests/test_cache.py
         "redis_for_app",  # services/call-api/tests/test_session_inprocess.py
         "stack",  # services/media-controller/tests/conftest.py
+        "node",  # services/media-controller/tests/test_controllers_per_node.py
     }
 )
 

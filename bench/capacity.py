@@ -1,263 +1,308 @@
 """media.capacity: how many concurrent sessions the media plane carries with media both ways
 (caller RTP in, bot playback out) while the bot's packets keep their 20 ms pace.
 
-Ramp 10, 25, 50, 100, … sessions (each step adds sessions to the running ones); after a settle,
-measure for a window: the gaps between consecutive bot packets at each gateway socket (kernel
-receive time). A step passes when p99 |gap − 20 ms| ≤ 10 ms and < 1 % of the packets are
-missing; the figure is the largest step up to which every step passed. The ramp always goes up
-to 100 sessions (CPU% and RSS of the media-controller, the mediasoup worker(s), the Node service
-and this benchmark's own process are reported per step), then stops at the first failing step,
-or earlier once ≥ 5 % of the bot audio is missing (overloaded)."""
+One ramp per configuration: codec (Opus, G.711 μ-law) × controllers per node (the default, one
+per core, and 1), each controller with its own mediasoup service (MEDIASOUP_WORKERS each: the
+node's cores shared out). Ramp 10, 25, 50, 100, … sessions (each step adds sessions to the running
+ones), spread round-robin over the controllers; after a settle, measure for a window: the gaps
+between consecutive bot packets at each gateway socket (kernel receive time). A step passes when
+p99 |gap − 20 ms| ≤ 10 ms and < 1 % of the packets are missing; the figure is the largest step up
+to which every step passed. The ramp always goes up to 100 sessions, then stops at the first
+failing step, or earlier once ≥ 5 % of the bot audio is missing (overloaded).
+
+The gateway side runs in LOAD_PROCESSES processes of its own (capacity_load.py), so it is not
+what breaks first; its CPU is reported per step beside the controllers', the mediasoup workers',
+the Node services' and this process's. BENCH_PROFILE=<dir>: a py-spy profile of every controller
+during every window (collapsed stacks, `py-spy record --format raw`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import multiprocessing
 import os
-import socket
-import struct
+import shutil
+import subprocess
+import sys
 import time
-import uuid
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
 
-from voicebot_mediaclient import MediaClient, MediaSession
+import numpy as np
+from voicebot_stack.medianode import MediaNode, default_controllers, start_media_node
 from voicebot_stack.procstat import CpuWindow, rss_mb
 
-from bench import audio
+from bench import capacity_load
 from bench.context import BenchContext
-from bench.legs import ProbeLegs, open_legs
 from bench.registry import scenario
 from bench.results import Result, simple_table
-from bench.rtpprobe import gaps_ms
-from bench.stack import media_stack
 from bench.stats import percentile
 
-STEPS = ([10, 25, 50, 100, 150, 200, 300, 400], [10, 25, 50])  # full, --quick
+STEPS = ([10, 25, 50, 100, 150, 200, 300, 400, 500], [25, 100, 200])  # full, --quick
 BUDGET_MS = 10.0  # p99 |gap − 20 ms|
 MAX_MISSING = 0.01
 OVERLOADED_MISSING = 0.05  # this much bot audio missing: stop the ramp
 REPORT_AT = (10, 50, 100)  # steps always measured (CPU%, RSS), even past a failing one
 SETTLE_S = 3.0
-FEED_CHUNK_S = float(os.environ.get("BENCH_FEED_CHUNK_S", "0.2"))  # PCM per send, as TTS streams
-FEED_AHEAD_S = 1.0
-MEDIASOUP_WORKERS = 2  # one per core, as deployed
-_RTP = struct.Struct("!BBHII")
-CALLER_TEXT = "Hello, I am calling about my order from last week, it has not arrived yet."
-BOT_TEXT = "Thank you for calling. Let me check the status of your order for you. One moment please. "
+CORES = os.cpu_count() or 1
+LOAD_PROCESSES = int(os.environ.get("BENCH_LOAD_PROCESSES", str(max(2, CORES))))
+CONTROLLER_ENV = {"MEDIA_CONTROLLER_MAX_SESSIONS": "2000"}  # the bench finds the limit itself
+PROFILE_DIR = os.environ.get("BENCH_PROFILE")
 
 
-@dataclass
-class Load:
-    session: MediaSession
-    legs: ProbeLegs
-    feeder: asyncio.Task[None]
-    sequence: int = 0
+@dataclass(frozen=True)
+class Config:
+    codec: str  # "opus" | "pcmu"
+    controllers: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.codec}/{self.controllers}ctl"
 
 
-class CallerUplink:
-    """The callers' RTP of every session from one UDP socket (each comedia transport latches onto it)."""
+def configs() -> list[Config]:
+    """Opus first (the headline figure), default controllers per node first; BENCH_CAPACITY=
+    "opus:2,pcmu:1" picks others."""
+    chosen = os.environ.get("BENCH_CAPACITY")
+    if chosen:
+        pairs = [item.split(":") for item in chosen.split(",") if item]
+        return [Config(codec, int(count)) for codec, count in pairs]
+    counts = list(dict.fromkeys([default_controllers(), 1]))
+    return [Config(codec, count) for count in counts for codec in ("opus", "pcmu")]
 
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.setblocking(False)
 
-    def send(self, load: Load, payload: bytes) -> None:
-        header = _RTP.pack(
-            0x80, 100, load.sequence & 0xFFFF, (load.sequence * 960) & 0xFFFFFFFF, load.legs.sender.ssrc
+class LoadProcesses:
+    """The load generator's processes, each driven over its own pipe."""
+
+    def __init__(self, node: MediaNode, codec: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes: list[Any] = []
+        for index in range(LOAD_PROCESSES):
+            ours, theirs = context.Pipe()
+            config = capacity_load.LoadConfig(
+                index, LOAD_PROCESSES, tuple(node.controller_urls), node.stacks[0].api_secret, codec
+            )
+            process = context.Process(target=capacity_load.main, args=(theirs, config), daemon=True)
+            process.start()
+            self.pipes.append(ours)
+            self.processes.append(process)
+
+    @property
+    def pids(self) -> list[int]:
+        return [int(p.pid) for p in self.processes]
+
+    async def ask(self, *command: object) -> list[Any]:
+        for pipe in self.pipes:
+            pipe.send(command)
+        return [await asyncio.to_thread(pipe.recv) for pipe in self.pipes]
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.ask("stop"), 60)
+        except (TimeoutError, EOFError, OSError):
+            pass
+        for process in self.processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+
+
+def profile(pids: list[int], seconds: float, label: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each controller for the window (BENCH_PROFILE set), non-blocking sampling."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not PROFILE_DIR or not Path(py_spy).exists():
+        return []
+    Path(PROFILE_DIR).mkdir(parents=True, exist_ok=True)
+    record = [py_spy, "record", "--nonblocking", "-r", "100", "-d", str(int(seconds)), "--format", "raw"]
+    return [
+        subprocess.Popen(
+            [*record, "-p", str(pid), "-o", str(Path(PROFILE_DIR) / f"{label}-controller{n + 1}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        load.sequence += 1
-        with contextlib.suppress(BlockingIOError):
-            self.sock.sendto(header + payload, load.legs.sender.address)
-
-    def close(self) -> None:
-        self.sock.close()
+        for n, pid in enumerate(pids)
+    ]
 
 
-async def feed_bot(session: MediaSession, pcm: bytes, stop: asyncio.Event) -> None:
-    """One endless playback fed like a streaming TTS: FEED_CHUNK_S pieces, kept ~1 s ahead."""
-    await session.start_playback("capacity", audio.RATE)
-    chunk = int(audio.RATE * FEED_CHUNK_S) * 2
-    position = 0
-    started = time.monotonic()
-    fed_s = 0.0
-    while not stop.is_set():
-        if fed_s < time.monotonic() - started + FEED_AHEAD_S:
-            if position + chunk > len(pcm):
-                position = 0
-            await session.send_pcm(pcm[position : position + chunk])
-            position += chunk
-            fed_s += FEED_CHUNK_S
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), FEED_CHUNK_S)
+async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str, Any]:
+    """One configuration's ramp: its steps (dicts), table rows, the figure and the failures."""
+    window = ctx.options.capacity_window
+    workers = max(1, CORES // config.controllers)
+    out: dict[str, Any] = {"steps": [], "rows": [], "passed": 0, "samples": {}, "errors": []}
+    passed = previous = 0
+    scratch = ctx.scratch(f"media-capacity-{config.codec}-{config.controllers}")
+    node = await asyncio.to_thread(
+        start_media_node,
+        scratch,
+        controllers=config.controllers,
+        workers_per_controller=workers,
+        controller_env=CONTROLLER_ENV,
+    )
+    load = LoadProcesses(node, config.codec)
+    try:
+        for target in steps:
+            began = time.monotonic()
+            grown = await load.ask("grow", target)
+            sessions = sum(int(g["sessions"]) for g in grown)
+            errors = [g["error"] for g in grown if g["error"]]
+            if errors:
+                out["errors"].append(f"{config.name}: opening session {sessions + 1}: {errors[0]}")
+                break
+            setup_s = time.monotonic() - began
+            print(f"  {config.name}: {sessions} sessions open in {setup_s:.0f} s, measuring", flush=True)
+            await asyncio.sleep(SETTLE_S)
+            controllers = [stack.controller.pid for stack in node.stacks]
+            pids = {
+                "controller": controllers,
+                **{f"controller{n + 1}": [pid] for n, pid in enumerate(controllers)},
+                "worker": [pid for stack in node.stacks for pid in stack.worker_pids()],
+                "service": [stack.service.pid for stack in node.stacks],
+                "load": load.pids,
+                "bench": [os.getpid()],
+            }
+            profilers = profile(controllers, window, f"{config.codec}-{config.controllers}ctl-{sessions}")
+            cpu = CpuWindow(pids).start()
+            t0 = time.monotonic()
+            await asyncio.sleep(window)
+            t1 = time.monotonic()
+            usage, memory = cpu.stop(), rss_mb(pids)
+            for profiler in profilers:
+                await asyncio.to_thread(profiler.wait, window + 30)
+            measured = await load.ask("measure", t0, t1)
+            deviations = np.sort(np.concatenate([m["deviations"] for m in measured])).astype(float).tolist()
+            received = sum(int(m["received"]) for m in measured)
+            arrived = sum(int(m["arrived"]) for m in measured)  # since the last window, in or out of it
+            expected = sessions * window / 0.020
+            missing = max(0.0, 1 - received / expected)
+            p50, p95, p99 = (percentile(deviations, q) for q in (50, 95, 99))
+            worst = deviations[-1] if deviations else 0.0
+            ok = p99 <= BUDGET_MS and missing < MAX_MISSING
+            per_packet_us = usage["controller"] / 100 / (sessions * 100) * 1e6  # 50 in + 50 out per second
+            step: dict[str, Any] = {
+                "sessions": sessions,
+                "setup_s": round(setup_s, 1),
+                "gap_dev_p50": p50,
+                "gap_dev_p95": p95,
+                "gap_dev_p99": p99,
+                "gap_dev_max": worst,
+                "missing": round(missing, 4),
+                "packets_since_last_window": arrived,
+                "cpu_pct": usage,
+                "rss_mb": memory,
+                "controller_cpu_pct_per_session": round(usage["controller"] / sessions, 3),
+                "controller_cpu_us_per_packet": round(per_packet_us, 1),
+                "ok": ok,
+                "host_loadavg_1m": os.getloadavg()[0],
+            }
+            out["steps"].append(step)
+            out["rows"].append(
+                [
+                    sessions,
+                    round(p50, 2),
+                    round(p95, 2),
+                    round(p99, 2),
+                    round(worst, 1),
+                    f"{missing:.2%}",
+                    usage["controller"],
+                    " / ".join(str(usage[f"controller{n + 1}"]) for n in range(len(controllers))),
+                    round(usage["controller"] / sessions, 2),
+                    round(per_packet_us, 1),
+                    usage["worker"],
+                    usage["service"],
+                    usage["load"],
+                    memory["controller"],
+                    memory["worker"],
+                    memory["load"],
+                    "yes" if ok else "NO",
+                ]
+            )
+            print(
+                f"  {config.name} {sessions} sessions: p50/p95/p99 |gap-20| {p50:.1f}/{p95:.1f}/{p99:.1f} ms,"
+                f" missing {missing:.2%}, cpu {usage}",
+                flush=True,
+            )
+            if ok and passed == previous:  # every step so far within budget
+                passed = sessions
+            previous = sessions
+            if sessions in REPORT_AT or ok:
+                out["samples"][sessions] = deviations
+            # Go on past a failing step up to REPORT_AT's largest (CPU/RSS figures at 10/50/100
+            # sessions), then stop at the first failure; stop anyway once clearly overloaded.
+            if (not ok and sessions >= max(REPORT_AT)) or missing >= OVERLOADED_MISSING:
+                break
+    finally:
+        await load.close()
+        await asyncio.to_thread(node.stop)
+    out["passed"] = passed
+    return out
 
 
-async def send_caller_audio(loads: list[Load], packets: list[bytes], stop: asyncio.Event) -> None:
-    """Every 20 ms one caller packet to every session (one task for all: cheap on the bench side)."""
-    uplink = CallerUplink()
-    started = time.monotonic()
-    tick = 0
-    while not stop.is_set():
-        for n, load in enumerate(list(loads)):
-            uplink.send(load, packets[(tick + 7 * n) % len(packets)])
-        tick += 1
-        delay = started + tick * 0.020 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-    uplink.close()
+HEADER = [
+    "sessions",
+    "gap dev p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+    "missing",
+    "CPU% controllers",
+    "CPU% each",
+    "CPU%/session",
+    "µs CPU/packet",
+    "CPU% worker(s)",
+    "CPU% service(s)",
+    "CPU% load gen",
+    "RSS MB controllers",
+    "RSS MB worker(s)",
+    "RSS MB load gen",
+    "within",
+]
 
 
 @scenario("media.capacity", "most concurrent sessions (RTP both ways) keeping bot packet gaps 20±10 ms p99")
 async def capacity(ctx: BenchContext) -> Result:
-    steps = ctx.options.pick(*STEPS)
-    window = ctx.options.capacity_window
+    chosen_steps = os.environ.get("BENCH_CAPACITY_STEPS")  # e.g. "25,100": another ramp
+    steps = [int(n) for n in chosen_steps.split(",")] if chosen_steps else ctx.options.pick(*STEPS)
+    chosen = configs()
+    primary = chosen[0]
     result = Result(
         info={
-            "window_s": window,
+            "window_s": ctx.options.capacity_window,
             "budget": f"p99 |gap-20ms| <= {BUDGET_MS} ms, missing < 1%",
-            "mediasoup_workers": MEDIASOUP_WORKERS,
+            "codec": primary.codec,
+            "controllers": primary.controllers,
+            "mediasoup_workers_per_controller": max(1, CORES // primary.controllers),
+            "load_processes": LOAD_PROCESSES,
             "steps": [],
+            "ramps": {},
         }
     )
-    caller_packets = list(audio.packets(CALLER_TEXT))
-    bot_pcm = audio.speech(BOT_TEXT * 4)
-    rows: list[list[object]] = []
-    passed = previous = 0
-    stop = asyncio.Event()
-    loads: list[Load] = []
     started = time.perf_counter()
-    with media_stack(ctx.scratch("media-capacity"), workers=MEDIASOUP_WORKERS) as media:
-        client = MediaClient(media.controller_url, secret=media.api_secret, request_timeout=10.0)
-        sender = asyncio.create_task(send_caller_audio(loads, caller_packets, stop))
-        try:
-            for target in steps:
-                began = time.monotonic()
-                try:
-                    while len(loads) < target:
-                        loads.append(await add_session(client, bot_pcm, stop, len(loads)))
-                except Exception as exc:
-                    result.fail(f"opening session {len(loads) + 1}: {exc!r}")
-                    break
-                setup_s = time.monotonic() - began
-                await asyncio.sleep(SETTLE_S)
-                pids = {
-                    "controller": [media.controller.pid],
-                    "worker": media.worker_pids(),
-                    "service": [media.service.pid],
-                    "bench": [os.getpid()],
-                }
-                cpu = CpuWindow(pids).start()
-                t0 = time.monotonic()
-                await asyncio.sleep(window)
-                t1 = time.monotonic()
-                usage, memory = cpu.stop(), rss_mb(pids)
-                deviations: list[float] = []
-                histogram: dict[int, int] = {}  # gap rounded down to 5 ms → count
-                received = 0
-                for load in loads:
-                    gaps = gaps_ms(load.legs.probe.arrivals, t0, t1)
-                    for g in gaps:
-                        histogram[int(g // 5 * 5)] = histogram.get(int(g // 5 * 5), 0) + 1
-                    received += len(gaps) + 1
-                    deviations += [abs(g - 20) for g in gaps]
-                    load.legs.probe.arrivals.clear()
-                deviations.sort()
-                expected = len(loads) * window / 0.020
-                missing = max(0.0, 1 - received / expected)
-                p99 = percentile(deviations, 99)
-                ok = p99 <= BUDGET_MS and missing < MAX_MISSING
-                p50 = percentile(deviations, 50)
-                worst = deviations[-1] if deviations else 0.0
-                step: dict[str, object] = {
-                    "sessions": len(loads),
-                    "setup_s": round(setup_s, 1),
-                    "gap_dev_p50": p50,
-                    "gap_dev_p99": p99,
-                    "gap_dev_max": worst,
-                    "missing": round(missing, 4),
-                    "cpu_pct": usage,
-                    "rss_mb": memory,
-                    "ok": ok,
-                    "gap_histogram_5ms": dict(sorted(histogram.items())),
-                    "host_loadavg_1m": os.getloadavg()[0],
-                }
-                result.info["steps"].append(step)
-                rows.append(
-                    [
-                        len(loads),
-                        round(p50, 2),
-                        round(p99, 2),
-                        round(worst, 1),
-                        f"{missing:.2%}",
-                        usage["controller"],
-                        usage["worker"],
-                        usage["service"],
-                        usage["bench"],
-                        memory["controller"],
-                        memory["worker"],
-                        memory["service"],
-                        "yes" if ok else "NO",
-                    ]
-                )
-                print(
-                    f"  {len(loads)} sessions: p99 |gap-20| {p99:.1f} ms, missing {missing:.2%}, cpu {usage}",
-                    flush=True,
-                )
-                if ok and passed == previous:  # every step so far within budget
-                    passed = len(loads)
-                previous = len(loads)
-                if len(loads) in REPORT_AT or ok:
-                    figure = result.figure(f"gap_deviation@{len(loads)}", goal=f"p99 ≤ {BUDGET_MS:g} ms")
-                    figure.samples = deviations
-                # Go on past a failing step up to REPORT_AT's largest (CPU/RSS figures at 10/50/100
-                # sessions), then stop at the first failure; stop anyway once clearly overloaded.
-                if (not ok and len(loads) >= max(REPORT_AT)) or missing >= OVERLOADED_MISSING:
-                    break
-        finally:
-            stop.set()
-            await asyncio.gather(sender, *(load.feeder for load in loads), return_exceptions=True)
-            for load in loads:
-                load.legs.close()
-            await asyncio.gather(*(load.session.close() for load in loads), return_exceptions=True)
-            await client.aclose()
-    # In the main table: the gap deviation at the largest passing step and at REPORT_AT's steps.
-    keep = {f"gap_deviation@{n}" for n in (passed, *REPORT_AT)}
-    for name in [n for n in result.figures if n.startswith("gap_deviation@") and n not in keep]:
-        del result.figures[name]
-    result.set_value(
-        "max_sessions_within_budget", passed, "sessions", "(ramp ended)" if passed == steps[-1] else ""
-    )
-    result.tables.append(
-        simple_table(
-            [
-                "sessions",
-                "gap dev p50 ms",
-                "p99 ms",
-                "max ms",
-                "missing",
-                "CPU% controller",
-                "CPU% worker(s)",
-                "CPU% service",
-                "CPU% bench",
-                "RSS MB controller",
-                "RSS MB worker(s)",
-                "RSS MB service",
-                "within",
-            ],
-            rows,
-        )
-    )
+    for config in chosen:
+        print(f"  ramp {config.name}", flush=True)
+        ramped = await ramp(ctx, config, steps)
+        for error in ramped["errors"]:
+            result.fail(error)
+        result.info["ramps"][config.name] = {
+            "codec": config.codec,
+            "controllers": config.controllers,
+            "max_sessions_within_budget": ramped["passed"],
+            "steps": ramped["steps"],
+        }
+        ended = " (ramp ended)" if ramped["passed"] == steps[-1] else ""
+        if config == primary:
+            result.info["steps"] = ramped["steps"]
+            result.set_value("max_sessions_within_budget", ramped["passed"], "sessions", ended.strip())
+        elif config.codec == "pcmu" and config.controllers == primary.controllers:
+            result.set_value("max_sessions_within_budget_g711", ramped["passed"], "sessions", ended.strip())
+        else:
+            name = f"max_sessions_within_budget_{config.codec}_{config.controllers}ctl"
+            result.set_value(name, ramped["passed"], "sessions", ended.strip())
+        suffix = "" if config == primary else f"_{config.codec}_{config.controllers}ctl"
+        for sessions in {ramped["passed"], *REPORT_AT} & set(ramped["samples"]):
+            figure = result.figure(f"gap_deviation{suffix}@{sessions}", goal=f"p99 ≤ {BUDGET_MS:g} ms")
+            figure.samples = ramped["samples"][sessions]
+        result.tables.append(f"{config.name}:\n\n" + simple_table(HEADER, ramped["rows"]))
     result.wall_s = time.perf_counter() - started
     return result
-
-
-async def add_session(client: MediaClient, bot_pcm: bytes, stop: asyncio.Event, n: int) -> Load:
-    session = await client.open_session(f"bench-cap-{uuid.uuid4().hex[:8]}-{n}", uuid.uuid4().hex)
-    try:
-        legs = await open_legs(session.signal, caller_ssrc=0x5EED_0000 + n)
-    except BaseException:
-        await session.close()
-        raise
-    feeder = asyncio.create_task(feed_bot(session, bot_pcm, stop), name=f"feed-{n}")
-    return Load(session, legs, feeder)

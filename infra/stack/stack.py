@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot_stack import credentials, paths, procstat, specs, supervisord
+from voicebot_stack.medianode import rtc_ports_of
 from voicebot_stack.probes import http_ok
 from voicebot_stack.procs import free_ports
 from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
@@ -37,7 +38,14 @@ ENV_FILE = RUN_DIR / "env"
 TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
 UP_TIMEOUT = float(os.environ.get("VOICEBOT_STACK_TIMEOUT", "120"))
 DRAIN_GRACE_SECONDS = 10
-PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx")
+# Media-controllers on this node, each with its own mediasoup service and UDP port range
+# (voicebot_stack.medianode). call-api is given the first; the others are for a caller of several
+# controllers (issue 13's registry): until then 1 by default.
+MEDIA_CONTROLLERS = int(os.environ.get("VOICEBOT_STACK_MEDIA_CONTROLLERS") or "1")
+EXTRA_MEDIA = tuple(
+    name for n in range(2, MEDIA_CONTROLLERS + 1) for name in (f"mediasoup-{n}", f"media-controller-{n}")
+)
+PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", *EXTRA_MEDIA)
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
 
@@ -112,14 +120,23 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
             stop_wait_s=DRAIN_GRACE_SECONDS + 15,
         )
 
+    ranges = MEDIA_CONTROLLERS > 1  # one controller: mediasoup's default range, as before
     services = [
         specs.redis(redis, creds.redis_password),
-        specs.mediasoup(mediasoup, secret),
+        specs.mediasoup(mediasoup, secret, rtc_ports=rtc_ports_of(0) if ranges else None),
         specs.media_controller(controller, mediasoup, secret),
         call_api(api1, "call-api-1"),
         call_api(api2, "call-api-2"),
         specs.nginx(nginx_prefix, nginx_conf, https, http),
     ]
+    controller_urls = [f"http://127.0.0.1:{controller}"]
+    for n in range(2, MEDIA_CONTROLLERS + 1):
+        service_port, controller_port = free_ports(2)
+        services += [
+            specs.mediasoup(service_port, secret, rtc_ports=rtc_ports_of(n - 1)).named(f"mediasoup-{n}"),
+            specs.media_controller(controller_port, service_port, secret).named(f"media-controller-{n}"),
+        ]
+        controller_urls.append(f"http://127.0.0.1:{controller_port}")
     assert tuple(s.name for s in services) == PROGRAMS
     values = {
         "ROOT": str(ROOT),
@@ -141,6 +158,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "REDIS_PORT": str(redis),
         "MEDIASOUP_PORT": str(mediasoup),
         "MEDIA_CONTROLLER_PORT": str(controller),
+        "MEDIA_CONTROLLER_URLS": ",".join(controller_urls),
         "CALL_API_1_PORT": str(api1),
         "CALL_API_2_PORT": str(api2),
         "SUPERVISOR_SOCKET": str(SOCKET),

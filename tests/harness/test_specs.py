@@ -1,6 +1,7 @@
 """The service specifications: what the harness and `make up` both run."""
 
 import configparser
+import itertools
 import shlex
 import subprocess
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from voicebot_stack import paths, specs, supervisord
 from voicebot_stack.launch import launch
+from voicebot_stack.medianode import RTC_PORTS_PER_CONTROLLER, rtc_ports_of
 from voicebot_stack.procs import free_port
 
 
@@ -100,3 +102,13 @@ def test_call_api_resolves_the_test_support_package_from_its_working_directory()
         timeout=30,
     )  # fmt: skip
     assert Path(found.stdout.strip()) == paths.REPO_ROOT / "tests" / "support" / "__init__.py"
+
+
+def test_each_controller_of_a_node_gets_its_own_rtc_port_range() -> None:
+    ranges = [rtc_ports_of(n) for n in range(8)]
+    assert all(high - low + 1 == RTC_PORTS_PER_CONTROLLER for low, high in ranges)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # disjoint, in order
+    assert ranges[-1][1] < 32768  # below Linux's ephemeral ports
+    env = specs.mediasoup(8400, "s", rtc_ports=ranges[1]).env
+    assert (env["MEDIASOUP_RTC_MIN_PORT"], env["MEDIASOUP_RTC_MAX_PORT"]) == tuple(map(str, ranges[1]))
+    assert "MEDIASOUP_RTC_MIN_PORT" not in specs.mediasoup(8400, "s").env  # any free port, as before

@@ -16,7 +16,7 @@ from voicebot_protocol.media import (
     PlaybackStop,
 )
 
-from media_controller import metrics
+from media_controller import metrics, shared_encoding
 from media_controller.call_codecs import OPUS, CodecSpec
 from media_controller.errors import MediaError
 from media_controller.ledger import BotConsumed, ClientLedger
@@ -62,9 +62,11 @@ class BotLeg:
         settings, codec = self.call.settings.bot, self.call.codec
         leg = await open_plain_leg(self.call)
         self.ledger.internal.add(leg.transport_id)
+        shared_encoding.configure(settings.shared_encoding_slices)
         self.player = Player(
             RtpSender(leg.udp, codec.payload_type, settings.ssrc, codec.clock_rate),
             bitrate=settings.opus_bitrate,
+            complexity=settings.opus_complexity,
             on_started=self._started,
             on_finished=self._finished,
             codec=codec,

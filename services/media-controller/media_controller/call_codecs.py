@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from voicebot_protocol.media import CallCodec
 
 from media_controller.g711 import G711Decoder, G711Encoder
-from media_controller.opus import OpusDecoder, OpusEncoder
+from media_controller.opus import DEFAULT_COMPLEXITY, OpusDecoder, OpusEncoder
 
 TELEPHONE_EVENT_MIME = "audio/telephone-event"
 
@@ -49,9 +49,9 @@ class CodecSpec:
             codec["channels"] = self.channels
         return codec
 
-    def encoder(self, sample_rate: int, bitrate: int) -> AudioEncoder:
+    def encoder(self, sample_rate: int, bitrate: int, complexity: int = DEFAULT_COMPLEXITY) -> AudioEncoder:
         if self.name == "opus":
-            return OpusEncoder(sample_rate, bitrate)
+            return OpusEncoder(sample_rate, bitrate, complexity)
         return G711Encoder("pcm_mulaw" if self.name == "pcmu" else "pcm_alaw", sample_rate)
 
     def decoder(self, output_rate: int) -> AudioDecoder:

@@ -1,12 +1,15 @@
-"""G.711 (PCMU = μ-law, PCMA = A-law) via PyAV's pcm_mulaw / pcm_alaw: PCM s16le mono at any
-rate ⇄ 20 ms payloads at 8 kHz (160 samples, one byte each). Resampling is PyAV's resampler."""
+"""G.711 (PCMU = μ-law, PCMA = A-law): PCM s16le mono at any rate ⇄ 20 ms payloads at 8 kHz (160
+samples, one byte each). G.711 is a fixed map of each sample, so both directions are numpy table
+look-ups; the tables are PyAV's own pcm_mulaw / pcm_alaw codecs run once over every value (the
+same bytes as encoding frame by frame, at the cost of one array index). Resampling is PyAV's."""
 
+import functools
 from typing import Literal
 
 import av
 import numpy as np
 
-from media_controller.pcm_frames import frame_bytes, s16_frame
+from media_controller.pcm_frames import FrameEncoder, frame_bytes, s16_frame_of
 
 G711_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
@@ -15,64 +18,63 @@ FRAME_BYTES = FRAME_SAMPLES * 2  # of s16 PCM
 G711Codec = Literal["pcm_mulaw", "pcm_alaw"]
 
 
-class G711Encoder:
-    """Feed PCM at `sample_rate` in pieces of any size; get whole 20 ms G.711 payloads out."""
+@functools.cache
+def encode_table(codec: G711Codec) -> np.ndarray:
+    """The code of every s16 sample, indexed by the sample's bits as uint16."""
+    every = np.arange(0x10000, dtype=np.uint16).view(np.int16)
+    context = av.CodecContext.create(codec, "w")
+    context.sample_rate, context.layout, context.format = G711_RATE, "mono", "s16"
+    context.open()
+    frame = s16_frame_of(every.tobytes(), G711_RATE)
+    frame.pts = 0
+    coded = b"".join(bytes(p) for p in context.encode(frame)) + b"".join(
+        bytes(p) for p in context.encode(None)
+    )
+    table = np.frombuffer(coded, dtype=np.uint8)
+    assert table.size == 0x10000
+    return table
+
+
+@functools.cache
+def decode_table(codec: G711Codec) -> np.ndarray:
+    """The s16 sample of every code byte."""
+    context = av.CodecContext.create(codec, "r")
+    context.sample_rate, context.layout = G711_RATE, "mono"
+    pcm = b"".join(frame_bytes(f) for f in context.decode(av.Packet(bytes(range(256)))))
+    return np.frombuffer(pcm, dtype=np.int16).copy()
+
+
+class G711Encoder(FrameEncoder):
+    """Feed PCM at `sample_rate` in pieces of any size; get whole 20 ms G.711 payloads out (the
+    tail padded with silence on flush; G.711 itself has no delay)."""
 
     def __init__(self, codec: G711Codec, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=G711_RATE)
-        self._codec = av.CodecContext.create(codec, "w")
-        self._codec.sample_rate = G711_RATE
-        self._codec.layout = "mono"
-        self._codec.format = "s16"
-        self._codec.open()
-        self._pending = bytearray()  # 8 kHz PCM not yet a whole frame
-        self._odd_byte = b""
-        self._pts = 0
+        super().__init__(sample_rate, G711_RATE)
+        self._table = encode_table(codec)
 
-    def encode(self, pcm: bytes) -> list[bytes]:
-        data = self._odd_byte + pcm
-        cut = len(data) - len(data) % 2
-        self._odd_byte = data[cut:]
-        if cut == 0:
-            return []
-        samples = np.frombuffer(data[:cut], dtype=np.int16)
-        for out in self._resampler.resample(s16_frame(samples, self.sample_rate)):
-            self._pending += frame_bytes(out)
-        return self._encode_whole_frames()
-
-    def flush(self) -> list[bytes]:
-        """The resampler's remainder, padded with silence to a whole frame (G.711 has no delay)."""
-        for out in self._resampler.resample(None):
-            self._pending += frame_bytes(out)
-        if self._pending:
-            self._pending += bytes(FRAME_BYTES - len(self._pending) % FRAME_BYTES)
-        return self._encode_whole_frames()
-
-    def _encode_whole_frames(self) -> list[bytes]:
-        payloads: list[bytes] = []
-        while len(self._pending) >= FRAME_BYTES:
-            chunk = np.frombuffer(bytes(self._pending[:FRAME_BYTES]), dtype=np.int16)
-            del self._pending[:FRAME_BYTES]
-            frame = s16_frame(chunk, G711_RATE)
-            frame.pts = self._pts
-            self._pts += FRAME_SAMPLES
-            payloads.append(b"".join(bytes(p) for p in self._codec.encode(frame)))
-        return payloads
+    def _encode_frame(self, frame: bytes) -> list[bytes]:
+        return [self._table[np.frombuffer(frame, dtype=np.uint16)].tobytes()]
 
 
 class G711Decoder:
     """G.711 payloads (any length) → PCM s16le mono at `output_rate`."""
 
     def __init__(self, codec: G711Codec, output_rate: int = 16000) -> None:
-        self._codec = av.CodecContext.create(codec, "r")
-        self._codec.sample_rate = G711_RATE
-        self._codec.layout = "mono"
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=output_rate)
+        self._table = decode_table(codec)
+        self._output_rate = output_rate
+        self._resampler = (
+            None
+            if output_rate == G711_RATE
+            else av.AudioResampler(format="s16", layout="mono", rate=output_rate)
+        )
 
     def decode(self, payload: bytes) -> bytes:
+        if not payload:
+            return b""
+        pcm = self._table[np.frombuffer(payload, dtype=np.uint8)].tobytes()
+        if self._resampler is None:
+            return pcm
         out = bytearray()
-        for frame in self._codec.decode(av.Packet(payload)):
-            for resampled in self._resampler.resample(frame):
-                out += frame_bytes(resampled)
+        for resampled in self._resampler.resample(s16_frame_of(pcm, G711_RATE)):
+            out += frame_bytes(resampled)
         return bytes(out)

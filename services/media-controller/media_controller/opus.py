@@ -1,63 +1,40 @@
-"""Opus via PyAV (bundled libopus): PCM s16le mono at any rate ⇄ 20 ms Opus packets at 48 kHz."""
+"""Opus via PyAV (bundled libopus): PCM s16le mono at any rate ⇄ 20 ms Opus packets (RTP clock
+48 kHz). The encoder takes 8, 12, 16, 24 and 48 kHz input as it is (libopus codes those rates
+natively: no resampler, fewer samples), other rates are resampled to 48 kHz."""
 
 import av
-import numpy as np
 
-from media_controller.pcm_frames import frame_bytes as _frame_bytes
-from media_controller.pcm_frames import s16_frame as _s16_frame
+from media_controller.pcm_frames import FrameEncoder, frame_bytes, s16_frame_of
 
 OPUS_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2
+NATIVE_RATES = (8000, 12000, 16000, 24000, 48000)
+DEFAULT_COMPLEXITY = 5  # libopus 0-10; 10 costs about twice as much for speech at 32 kbit/s
 
 
-class OpusEncoder:
+class OpusEncoder(FrameEncoder):
     """Feed PCM at `sample_rate` in pieces of any size; get whole 20 ms Opus packets out."""
 
-    def __init__(self, sample_rate: int, bitrate: int = 32000) -> None:
-        self.sample_rate = sample_rate
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+    def __init__(self, sample_rate: int, bitrate: int = 32000, complexity: int = DEFAULT_COMPLEXITY) -> None:
+        super().__init__(sample_rate, sample_rate if sample_rate in NATIVE_RATES else OPUS_RATE)
         self._codec = av.CodecContext.create("libopus", "w")
-        self._codec.sample_rate = OPUS_RATE
+        self._codec.sample_rate = self.codec_rate
         self._codec.layout = "mono"
         self._codec.format = "s16"
         self._codec.bit_rate = bitrate
+        self._codec.options = {"compression_level": str(complexity)}
         self._codec.open()
-        self._pending = bytearray()  # 48 kHz PCM not yet a whole frame
-        self._odd_byte = b""
         self._pts = 0
 
-    def encode(self, pcm: bytes) -> list[bytes]:
-        data = self._odd_byte + pcm
-        cut = len(data) - len(data) % 2
-        self._odd_byte = data[cut:]
-        if cut == 0:
-            return []
-        samples = np.frombuffer(data[:cut], dtype=np.int16)
-        for out in self._resampler.resample(_s16_frame(samples, self.sample_rate)):
-            self._pending += _frame_bytes(out)
-        return self._encode_whole_frames()
+    def _encode_frame(self, frame: bytes) -> list[bytes]:
+        audio = s16_frame_of(frame, self.codec_rate)
+        audio.pts = self._pts
+        self._pts += self.frame_samples
+        return [bytes(p) for p in self._codec.encode(audio)]
 
-    def flush(self) -> list[bytes]:
-        """The tail: resampler remainder, padded with silence to a whole frame, and the codec's delay."""
-        for out in self._resampler.resample(None):
-            self._pending += _frame_bytes(out)
-        if self._pending:
-            self._pending += bytes(FRAME_BYTES - len(self._pending) % FRAME_BYTES)
-        packets = self._encode_whole_frames()
-        packets += [bytes(p) for p in self._codec.encode(None)]
-        return packets
-
-    def _encode_whole_frames(self) -> list[bytes]:
-        packets: list[bytes] = []
-        while len(self._pending) >= FRAME_BYTES:
-            chunk = np.frombuffer(bytes(self._pending[:FRAME_BYTES]), dtype=np.int16)
-            del self._pending[:FRAME_BYTES]
-            frame = _s16_frame(chunk, OPUS_RATE)
-            frame.pts = self._pts
-            self._pts += FRAME_SAMPLES
-            packets += [bytes(p) for p in self._codec.encode(frame)]
-        return packets
+    def _drain(self) -> list[bytes]:
+        return [bytes(p) for p in self._codec.encode(None)]
 
 
 class OpusDecoder:
@@ -74,5 +51,5 @@ class OpusDecoder:
         out = bytearray()
         for frame in self._codec.decode(av.Packet(payload)):
             for resampled in self._resampler.resample(frame):
-                out += _frame_bytes(resampled)
+                out += frame_bytes(resampled)
         return bytes(out)

@@ -1,19 +1,25 @@
 """Bot audio playback: PCM in → the call's codec (Opus or G.711) → RTP paced at 20 ms on a monotonic schedule.
 
 One stream plays at a time; a new playback_start preempts the current stream (it finishes with
-stopped=true). `stop()` is synchronous, so once it returns no packet of that stream leaves."""
+stopped=true). `stop()` is synchronous, so once it returns no packet of that stream leaves.
 
-import asyncio
+The schedule is kept by the process's one pacing clock (`pacing.py`): the player asks to be woken
+when its next packet is due and sends it then. PCM is encoded a slice at a time just ahead of the
+pacer, through the process's shared encoding (`shared_encoding.py`: audio another call already
+played is not encoded again)."""
+
 import enum
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 
 from voicebot_protocol.states import StateHolder, StateTable
 
 from media_controller.call_codecs import OPUS, AudioEncoder, CodecSpec
+from media_controller.opus import DEFAULT_COMPLEXITY
+from media_controller.pacing import PacingClock, Wakeup, process_clock
 from media_controller.rtp_sender import RtpSender
+from media_controller.shared_encoding import SLICE_SECONDS, SharedEncoding, Slice, process_encoding
 
 FRAME_SECONDS = 0.020
 _MAX_LATE = 0.100  # further behind schedule than this (loop stall, slow TTS): restart the schedule
@@ -39,25 +45,25 @@ PLAYBACK_STATES = StateTable(
 )
 
 
-ENCODE_AHEAD_SECONDS = 0.06
-
-
 class Playback:
     def __init__(
-        self, stream_id: str, sample_rate: int, encoder: AudioEncoder, *, interruptible: bool = False
+        self, stream_id: str, sample_rate: int, chain: Slice, *, interruptible: bool = False
     ) -> None:
         self.stream_id = stream_id
         self.sample_rate = sample_rate
         self.interruptible = interruptible  # the controller stops it itself on barge-in
         self._state = StateHolder(PLAYBACK_STATES, PlaybackState.WAITING)
-        self.encoder = encoder
+        self.chain = chain  # the last slice encoded (shared_encoding)
+        self.played: list[Slice] = []  # every slice taken, given back when the stream closes
+        self.slice_bytes = int(sample_rate * SLICE_SECONDS) * 2
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
         self.flushed = False
         self.input_ended = False
         self.packets_sent = 0
         self.barge_in_reported = False
-        self.more = asyncio.Event()  # new packets queued, or input ended
+        self.due: float | None = None  # the clock's time the next packet is due
+        self.resume = True  # the next packet follows a pause: marker bit, timestamp jump
 
     @property
     def state(self) -> PlaybackState:
@@ -89,14 +95,26 @@ class Player:
         on_started: PlaybackCallback,
         on_finished: PlaybackCallback,
         codec: CodecSpec = OPUS,
+        complexity: int = DEFAULT_COMPLEXITY,
+        clock: PacingClock | None = None,
+        encoding: SharedEncoding | None = None,
     ) -> None:
         self.sender = sender
         self.bitrate = bitrate
         self.codec = codec
+        self.complexity = complexity
         self.on_started = on_started
         self.on_finished = on_finished
         self.current: Playback | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._clock = clock
+        self._encoding = encoding or process_encoding()
+        self._wakeup: Wakeup | None = None
+
+    @property
+    def clock(self) -> PacingClock:
+        if self._clock is None:
+            self._clock = process_clock()
+        return self._clock
 
     @property
     def active(self) -> Playback | None:
@@ -107,10 +125,10 @@ class Player:
     def start(self, stream_id: str, sample_rate: int, *, interruptible: bool = False) -> Playback:
         if self.current is not None and not self.current.done:
             self.stop(None)
-        encoder = self.codec.encoder(sample_rate, self.bitrate)
-        playback = Playback(stream_id, sample_rate, encoder, interruptible=interruptible)
+        parameters = f"{self.codec.name}/{sample_rate}/{self.bitrate}/{self.complexity}"
+        chain = self._encoding.start(parameters)
+        playback = Playback(stream_id, sample_rate, chain, interruptible=interruptible)
         self.current = playback
-        self._task = asyncio.create_task(self._pace(playback), name=f"playback-{stream_id}")
         return playback
 
     def feed(self, pcm: bytes) -> bool:
@@ -119,7 +137,7 @@ class Player:
         if playback is None or playback.done or playback.input_ended:
             return False
         playback.pcm += pcm
-        playback.more.set()
+        self._wake(playback)
         return True
 
     def end(self, stream_id: str) -> bool:
@@ -127,7 +145,7 @@ class Player:
         if playback is None or playback.stream_id != stream_id or playback.done or playback.input_ended:
             return False
         playback.input_ended = True
-        playback.more.set()
+        self._wake(playback)
         return True
 
     def stop(self, stream_id: str | None) -> Playback | None:
@@ -136,11 +154,7 @@ class Player:
         if playback is None or playback.done or (stream_id is not None and playback.stream_id != stream_id):
             return None
         playback.move(PlaybackState.STOPPED)
-        playback.packets.clear()
-        playback.pcm.clear()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._release(playback)
         self.on_finished(playback)
         return playback
 
@@ -148,53 +162,85 @@ class Player:
         self.stop(None)
         self.sender.close()
 
-    async def _pace(self, playback: Playback) -> None:
-        due: float | None = None  # monotonic time the next packet is due
-        resume = True
+    # --- the pacing clock's side ----------------------------------------------------------------
+
+    def _wake(self, playback: Playback) -> None:
+        """New input for a stream the clock is not waking (it ran dry, or has not begun)."""
+        if self._wakeup is None:
+            clock = self.clock
+            at = clock.time() if playback.due is None else playback.due
+            self._wakeup = clock.schedule(at, lambda now: self._due(playback, now))
+
+    def _due(self, playback: Playback, now: float) -> float | None:
+        """The clock's call when `playback`'s next packet is due: send it; when the next one is due."""
         try:
-            while True:
-                if not playback.packets:
-                    if playback.pcm or (playback.input_ended and not playback.flushed):
-                        _encode_ahead(playback)
-                        continue
-                    if playback.input_ended:
-                        break
-                    playback.more.clear()
-                    await playback.more.wait()
-                    continue
-                now = time.monotonic()
-                if due is None or now - due > _MAX_LATE:
-                    if due is not None:
-                        resume = True
-                    due = now
-                elif due > now:
-                    await asyncio.sleep(due - now)
-                    continue  # re-check: the stream may have been stopped or preempted meanwhile
-                if playback.done:
-                    return
-                self.sender.send(playback.packets.popleft(), resume=resume)
-                resume = False
-                playback.packets_sent += 1
-                due += FRAME_SECONDS
-                if playback.state is PlaybackState.WAITING:
-                    playback.move(PlaybackState.PLAYING)
-                    self.on_started(playback)
-        except asyncio.CancelledError:
-            return
+            return self._send_due(playback, now)
         except Exception:
             log.exception("playback failed", extra={"stream_id": playback.stream_id})
-        if not playback.done:
-            playback.move(PlaybackState.FINISHED)
-            self.on_finished(playback)
+            if not playback.done:
+                playback.move(PlaybackState.FINISHED)
+                self._release(playback)
+                self.on_finished(playback)
+            return None
 
+    def _send_due(self, playback: Playback, now: float) -> float | None:
+        if playback.done or playback is not self.current:
+            return None  # released already (its wake-up was cancelled): nothing to send
+        if not playback.packets:
+            self._encode_ahead(playback, starving=True)
+            now = self.clock.time()  # encoding takes time (a new encoder: milliseconds)
+            if not playback.packets:
+                self._wakeup = None  # until more PCM, or the end
+                if playback.input_ended:
+                    playback.move(PlaybackState.FINISHED)
+                    self._release(playback)
+                    self.on_finished(playback)
+                return None
+        due = playback.due
+        if due is None or now - due > _MAX_LATE:
+            if due is not None:
+                playback.resume = True
+            due = now
+        self.sender.send(playback.packets.popleft(), resume=playback.resume)
+        playback.resume = False
+        playback.packets_sent += 1
+        playback.due = due + FRAME_SECONDS
+        if playback.state is PlaybackState.WAITING:
+            playback.move(PlaybackState.PLAYING)
+            self.on_started(playback)
+        if not playback.packets:
+            self._encode_ahead(playback, starving=False)
+        return playback.due
 
-def _encode_ahead(playback: Playback) -> None:
-    """Encode the next slice of received PCM, a few frames ahead of the pacer: encoding lazily
-    keeps a long reply's first packet from waiting for the whole reply to be encoded."""
-    step = int(playback.sample_rate * ENCODE_AHEAD_SECONDS) * 2
-    chunk = bytes(playback.pcm[:step])
-    del playback.pcm[:step]
-    playback.packets.extend(playback.encoder.encode(chunk))
-    if not playback.pcm and playback.input_ended and not playback.flushed:
-        playback.packets.extend(playback.encoder.flush())
-        playback.flushed = True
+    def _encode_ahead(self, playback: Playback, *, starving: bool) -> None:
+        """Encode the next slice of received PCM, a few frames ahead of the pacer: encoding lazily
+        keeps a long reply's first packet from waiting for the whole reply to be encoded. Slices are
+        whole SLICE_SECONDS from the stream's start (so equal audio makes equal slices, shared),
+        except the last one, or when the pacer would otherwise have nothing to send."""
+        size = playback.slice_bytes
+        while not playback.packets:
+            final = playback.input_ended and len(playback.pcm) <= size
+            if final and playback.flushed:
+                return
+            if len(playback.pcm) < size and not final and not (starving and playback.pcm):
+                return
+            chunk = bytes(playback.pcm[:size])
+            del playback.pcm[:size]
+            playback.chain = self._encoding.next(
+                playback.chain, chunk, self._new_encoder(playback), self, final=final
+            )
+            playback.played.append(playback.chain)
+            playback.packets.extend(playback.chain.packets)
+            playback.flushed = final
+
+    def _new_encoder(self, playback: Playback) -> Callable[[], AudioEncoder]:
+        return lambda: self.codec.encoder(playback.sample_rate, self.bitrate, self.complexity)
+
+    def _release(self, playback: Playback) -> None:
+        playback.packets.clear()
+        playback.pcm.clear()
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+            self._wakeup = None
+        played, playback.played = playback.played, []
+        self._encoding.leave(played, self)

@@ -58,7 +58,10 @@ class BotLegSettings(BaseSettings):
     model_config = _section()
 
     opus_bitrate: int = 32000
+    opus_complexity: int = Field(default=5, ge=0, le=10)  # libopus's: 10 costs ~2x for speech
     ssrc: int = Field(default=0x0B07_0001, validation_alias=_env("BOT_SSRC"))
+    # Encoded bot audio kept for other calls playing the same audio (shared_encoding.py); 0: off.
+    shared_encoding_slices: int = Field(default=20_000, ge=0)
 
 
 class Policy(BaseSettings):

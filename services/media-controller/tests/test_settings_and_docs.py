@@ -32,6 +32,8 @@ ENVIRONMENT = {
     "CALLER_AUDIO_QUEUE": ("42", lambda s: s.caller.audio_queue),
     "AUDIO_LEVEL_THRESHOLD": ("-40", lambda s: s.caller.audio_level_threshold),
     "OPUS_BITRATE": ("24000", lambda s: s.bot.opus_bitrate),
+    "OPUS_COMPLEXITY": ("9", lambda s: s.bot.opus_complexity),
+    "SHARED_ENCODING_SLICES": ("0", lambda s: s.bot.shared_encoding_slices),
     "BOT_SSRC": ("4242", lambda s: s.bot.ssrc),
     "TRACE_EXPORTER": ("console", lambda s: s.tracing.exporter),
     "OTLP_ENDPOINT": ("http://127.0.0.1:4318", lambda s: s.tracing.otlp_endpoint),

@@ -27,6 +27,7 @@ class MediaStack:
     secret: str
     log_dir: Path
     workers: int = 1
+    rtc_ports: tuple[int, int] | None = None
 
     @property
     def controller_url(self) -> str:
@@ -63,7 +64,7 @@ class MediaStack:
 
     def start_service(self, timeout: float = 30.0) -> None:
         """(Re)start the mediasoup service on the same port (after a test killed it)."""
-        spec = specs.mediasoup(self.service_port, self.secret, self.workers)
+        spec = specs.mediasoup(self.service_port, self.secret, self.workers, self.rtc_ports)
         self.service = launch(spec, self.log_dir, timeout)
 
     def stop(self) -> None:
@@ -92,12 +93,14 @@ def start_media_stack(
     workers: int = 1,
     controller_env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    rtc_ports: tuple[int, int] | None = None,
+    log_name: str = "media-logs",
 ) -> MediaStack:
     """Start the mediasoup service (`workers` workers) and a media-controller connected to it."""
-    log_dir = Path(tmp_path) / "media-logs"
+    log_dir = Path(tmp_path) / log_name
     secret = secrets.token_hex(16)
     (service_port,) = free_ports(1)
-    service = launch(specs.mediasoup(service_port, secret, workers), log_dir, timeout)
+    service = launch(specs.mediasoup(service_port, secret, workers, rtc_ports), log_dir, timeout)
     try:
         controller, port = start_controller(
             service_port, secret, log_dir, env=controller_env, timeout=timeout
@@ -105,4 +108,4 @@ def start_media_stack(
     except BaseException:
         service.stop()
         raise
-    return MediaStack(service, controller, service_port, port, secret, log_dir, workers)
+    return MediaStack(service, controller, service_port, port, secret, log_dir, workers, rtc_ports)

@@ -94,14 +94,19 @@ def redis(port: int, password: str | None = None) -> ServiceSpec:
     )
 
 
-def mediasoup(port: int, secret: str, workers: int = 1) -> ServiceSpec:
-    """The Node mediasoup service with the built worker (see paths.mediasoup_worker_bin)."""
+def mediasoup(
+    port: int, secret: str, workers: int = 1, rtc_ports: tuple[int, int] | None = None
+) -> ServiceSpec:
+    """The Node mediasoup service with the built worker (see paths.mediasoup_worker_bin);
+    `rtc_ports`: the (min, max) UDP ports its transports take (else any free port)."""
     env = {
         "MEDIASOUP_SERVICE_PORT": str(port),
         "MEDIASOUP_SERVICE_SECRET": secret,
         "MEDIASOUP_WORKERS": str(workers),
         "LOG_LEVEL": "info",
     }
+    if rtc_ports is not None:
+        env["MEDIASOUP_RTC_MIN_PORT"], env["MEDIASOUP_RTC_MAX_PORT"] = map(str, rtc_ports)
     worker = paths.mediasoup_worker_bin()
     if worker:
         env["MEDIASOUP_WORKER_BIN"] = worker

@@ -1,0 +1,170 @@
+"""media.capacity's load generator: one of several processes (so the gateway side is not what
+breaks first), each opening its share of the sessions and playing a gateway for them: caller RTP
+in, from each session's own caller leg, every 20 ms; an endless bot playback fed like streaming
+TTS (200 ms PCM pieces kept ~1 s ahead); the bot's packets received by a kernel-timestamped probe.
+The parent (capacity.py) drives it over a pipe: grow, measure a window, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+from media_controller.g711 import G711Encoder
+from voicebot_mediaclient import MediaClient, MediaSession
+
+from bench import audio
+from bench.legs import ProbeLegs, open_legs
+from bench.rtpprobe import gaps_ms
+
+FEED_CHUNK_S = float(os.environ.get("BENCH_FEED_CHUNK_S", "0.2"))  # PCM per send, as TTS streams
+FEED_AHEAD_S = 1.0
+CALLER_TEXT = "Hello, I am calling about my order from last week, it has not arrived yet."
+BOT_TEXT = "Thank you for calling. Let me check the status of your order for you. One moment please. "
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    index: int  # of this process among `processes`
+    processes: int
+    controller_urls: tuple[str, ...]
+    secret: str
+    codec: str  # "opus" | "pcmu": the sessions' codec, both ways
+
+
+@dataclass
+class Load:
+    session: MediaSession
+    legs: ProbeLegs
+    feeder: asyncio.Task[None]
+
+
+def caller_payloads(codec: str) -> list[bytes]:
+    if codec == "opus":
+        return list(audio.packets(CALLER_TEXT))
+    encoder = G711Encoder("pcm_mulaw", audio.RATE)
+    return encoder.encode(audio.speech(CALLER_TEXT)) + encoder.flush()
+
+
+async def feed_bot(session: MediaSession, pcm: bytes, stop: asyncio.Event) -> None:
+    """One endless playback fed like a streaming TTS: FEED_CHUNK_S pieces, kept ~1 s ahead."""
+    await session.start_playback("capacity", audio.RATE)
+    chunk = int(audio.RATE * FEED_CHUNK_S) * 2
+    position = 0
+    started = time.monotonic()
+    fed_s = 0.0
+    while not stop.is_set():
+        if fed_s < time.monotonic() - started + FEED_AHEAD_S:
+            if position + chunk > len(pcm):
+                position = 0
+            await session.send_pcm(pcm[position : position + chunk])
+            position += chunk
+            fed_s += FEED_CHUNK_S
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FEED_CHUNK_S)
+
+
+async def send_caller_audio(loads: list[Load], payloads: list[bytes], stop: asyncio.Event) -> None:
+    """Every 20 ms one caller packet to every session, from its own caller leg (mediasoup takes a
+    connected leg's packets only from the address it was connected to)."""
+    started = time.monotonic()
+    tick = 0
+    while not stop.is_set():
+        for n, load in enumerate(list(loads)):
+            with contextlib.suppress(OSError):
+                await load.legs.sender.send_packets(
+                    [payloads[(tick + 7 * n) % len(payloads)]], realtime=False
+                )
+        tick += 1
+        delay = started + tick * 0.020 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Generator:
+    def __init__(self, config: LoadConfig) -> None:
+        self.config = config
+        self.clients = [
+            MediaClient(url, secret=config.secret, request_timeout=10.0) for url in config.controller_urls
+        ]
+        self.loads: list[Load] = []
+        self.stop = asyncio.Event()
+        self.bot_pcm = audio.speech(BOT_TEXT * 4)
+        self.uplink = asyncio.create_task(
+            send_caller_audio(self.loads, caller_payloads(config.codec), self.stop)
+        )
+
+    async def grow(self, total: int) -> dict[str, Any]:
+        """Open sessions until the whole bench has `total`: this process opens the numbers
+        n ≡ index (mod processes); session n goes to controller (n // processes) mod controllers."""
+        config = self.config
+        mine = len(range(config.index, total, config.processes))
+        try:
+            while len(self.loads) < mine:
+                number = config.index + len(self.loads) * config.processes
+                controller = (number // config.processes) % len(self.clients)
+                self.loads.append(await self._open(self.clients[controller], number))
+        except Exception as exc:
+            return {"sessions": len(self.loads), "error": repr(exc)}
+        return {"sessions": len(self.loads), "error": None}
+
+    async def _open(self, client: MediaClient, number: int) -> Load:
+        call_id = f"bench-cap-{uuid.uuid4().hex[:8]}-{number}"
+        session = await client.open_session(call_id, uuid.uuid4().hex, codec=self.config.codec)  # type: ignore[arg-type]
+        try:
+            legs = await open_legs(session.signal, caller_ssrc=0x5EED_0000 + number, codec=self.config.codec)
+        except BaseException:
+            await session.close()
+            raise
+        feeder = asyncio.create_task(feed_bot(session, self.bot_pcm, self.stop), name=f"feed-{number}")
+        return Load(session, legs, feeder)
+
+    def measure(self, since: float, until: float) -> dict[str, Any]:
+        """The bot packet gaps' |gap − 20 ms| of every session in [since, until], and the packets received."""
+        deviations: list[np.ndarray] = []
+        received = 0
+        arrived = sum(len(load.legs.probe.arrivals) for load in self.loads)
+        for load in self.loads:
+            gaps = np.asarray(gaps_ms(load.legs.probe.arrivals, since, until), dtype=np.float32)
+            received += len(gaps) + 1
+            deviations.append(np.abs(gaps - 20))
+            load.legs.probe.arrivals.clear()
+            load.legs.sender.sent_at.clear()
+        merged = np.concatenate(deviations) if deviations else np.zeros(0, dtype=np.float32)
+        return {"deviations": merged, "received": received, "arrived": arrived, "sessions": len(self.loads)}
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(self.uplink, *(load.feeder for load in self.loads), return_exceptions=True)
+        for load in self.loads:
+            load.legs.close()
+        await asyncio.gather(*(load.session.close() for load in self.loads), return_exceptions=True)
+        await asyncio.gather(*(client.aclose() for client in self.clients), return_exceptions=True)
+
+
+async def serve(conn: Connection, config: LoadConfig) -> None:
+    generator = Generator(config)
+    try:
+        while True:
+            command, *args = await asyncio.to_thread(conn.recv)
+            if command == "grow":
+                conn.send(await generator.grow(int(args[0])))
+            elif command == "measure":
+                conn.send(generator.measure(float(args[0]), float(args[1])))
+            else:
+                break
+    finally:
+        await generator.close()
+        conn.send({"stopped": True})
+
+
+def main(conn: Connection, config: LoadConfig) -> None:
+    """The process's entry point (multiprocessing, spawn)."""
+    asyncio.run(serve(conn, config))
