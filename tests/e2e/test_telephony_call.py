@@ -13,11 +13,9 @@ from voicebot_callsim import raw
 from voicebot_callsim.call import GatewayCall
 from voicebot_protocol import CloseCode
 
-from tests.e2e.test_dialog_call import transcribe
 from tests.support.fullstack import FullStack
+from tests.support.speech import RATE, transcribe
 from tests.support.telephony import SymmetricGateway, connect_symmetric
-
-RATE = 16000
 
 
 @dataclass
