@@ -3,6 +3,8 @@ listening for the given phrases, fed 16 kHz PCM in 20 ms frames as the orchestra
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from call_api.providers.base import SpeechToText
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
 
@@ -19,3 +21,10 @@ async def transcribe(pcm: bytes, phrases: list[str], stt: SpeechToText | None = 
         return (await session.finish()).text
     finally:
         await session.aclose()
+
+
+def with_prefixes(phrases: Iterable[str]) -> list[str]:
+    """Each phrase and every leading part of it of two words or more. Pocketsphinx answers nothing
+    when its best path ends inside a grammar phrase (a voice that varies from run to run, audio
+    at telephone bandwidth); with the prefixes in the grammar it reports the words it did follow."""
+    return [" ".join(words[:n]) for words in (p.split() for p in phrases) for n in range(2, len(words) + 1)]
