@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make images`: builds voicebot/{call-api,media-controller,mediasoup}:<version> with podman
 # (vfs storage, chroot isolation: what works as root on our machines) from the debootstrap base
-# (base.sh). Idempotent: an image whose inputs (Containerfile, staged context, base) are
-# unchanged is not rebuilt; its label voicebot.inputs holds the hash.
+# (base.sh): the Python images from infra/images/python.Containerfile (one target each, on shared
+# stages), mediasoup from services/mediasoup/Containerfile. Idempotent: an image whose inputs
+# (Containerfile, staged context, base, arguments) are unchanged is not rebuilt; its label
+# voicebot.inputs holds the hash.
 #
 #   infra/images/build.sh [name...]        default: all images
 # Env: BASE_IMAGE (default: ours from base.sh; e.g. docker.io/library/debian:bookworm-slim),
@@ -24,11 +26,14 @@ BASE_ID="$(engine image inspect --format '{{.Id}}' "$BASE" 2>/dev/null || echo "
 BUILD_FLAGS=()
 [ "$ENGINE" != podman ] || BUILD_FLAGS=(--isolation chroot --network host)
 
-# Files of the repo (tracked and new, not ignored) under the given paths, copied to $1.
+# Files of the repo (tracked and new, not ignored, as in the working tree: a deleted one is left
+# out) under the given paths, copied to $1.
 stage_files() {
-  local dest="$1"; shift
+  local dest="$1" file; shift
   mkdir -p "$dest"
-  git ls-files -z --cached --others --exclude-standard -- "$@" | tar --null -T - -cf - | tar -C "$dest" -xf -
+  git ls-files -z --cached --others --exclude-standard -- "$@" \
+    | while IFS= read -r -d '' file; do [ ! -e "$file" ] || printf '%s\0' "$file"; done \
+    | tar --null -T - -cf - | tar -C "$dest" -xf -
 }
 
 tree_hash() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16; }
@@ -54,10 +59,10 @@ wheelhouse() {
   echo "$dir"
 }
 
-# build NAME CONTEXT_DIR EXTRA_BUILD_ARGS...
+# build NAME CONTAINERFILE CONTEXT_DIR EXTRA_BUILD_ARGS...
 build() {
-  local name="$1" context="$2"; shift 2
-  local file="$ROOT/services/$name/Containerfile" tag="voicebot/$name:$IMAGE_VERSION" inputs
+  local name="$1" file="$ROOT/$2" context="$3"; shift 3
+  local tag="voicebot/$name:$IMAGE_VERSION" inputs
   inputs="$( { sha256sum "$file"; tree_hash "$context"; echo "$BASE_ID $*"; } | sha256sum | cut -c1-16)"
   if [ "$(image_label "$tag" voicebot.inputs)" = "$inputs" ]; then
     log "$tag: up to date ($inputs)"
@@ -70,15 +75,24 @@ build() {
   log "$tag: built in $((SECONDS - start)) s"
 }
 
+# The libs each Python image installs: its builder installs every lib the context holds.
+declare -A PYTHON_LIBS=(
+  [call-api]="libs/protocol libs/tracing libs/mediaclient"
+  [media-controller]="libs/protocol libs/tracing"
+)
+
 python_image() {
-  local name="$1" ctx="$IMAGE_CACHE/ctx-$1" wheels
+  local name="$1" ctx wheels
   wheels="$(wheelhouse)"
-  rm -rf "$ctx"
-  stage_files "$ctx" constraints.txt libs/protocol libs/tracing libs/mediaclient "services/$name"
+  # A context of this build's own: builds from other checkouts may run at the same time.
+  ctx="$(mktemp -d "$IMAGE_CACHE/ctx-$name.XXXXXX")"
+  STAGED+=("$ctx")
+  # shellcheck disable=SC2086 # a list of paths
+  stage_files "$ctx" constraints.txt ${PYTHON_LIBS[$name]} "services/$name"
   find "$ctx" -name tests -prune -type d -exec rm -rf {} +
   mkdir -p "$ctx/wheels"
   cp -l "$wheels"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$wheels"/*.whl "$ctx/wheels/"
-  build "$name" "$ctx" --build-arg PIP_ARGS=--no-index
+  build "$name" infra/images/python.Containerfile "$ctx" --target "$name" --build-arg PIP_ARGS=--no-index
 }
 
 mediasoup_image() {
@@ -87,10 +101,12 @@ mediasoup_image() {
   worker="$("$svc/scripts/build-worker.sh" --print-path)"
   [ -x "$worker" ] || die "mediasoup worker not built: run make setup"
   # the schema's hash in the arguments: a changed schema rebuilds the image
-  build mediasoup "$svc" --build-context worker="$(dirname "$worker")" --build-context schema=docs/schema \
+  build mediasoup "$svc/Containerfile" "$svc" --build-context worker="$(dirname "$worker")" --build-context schema=docs/schema \
     --label "voicebot.schema=$(sha256sum docs/schema/internal.media-service.request.schema.json | cut -c1-16)"
 }
 
+STAGED=()
+trap 'rm -rf "${STAGED[@]}"' EXIT
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${IMAGES[@]}")
 for name in "${names[@]}"; do

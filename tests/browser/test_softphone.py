@@ -17,9 +17,9 @@ from selenium.webdriver.common.by import By
 
 from tests.browser.microphone import Microphone
 from tests.browser.page import Softphone
-from tests.browser.speech import RATE, transcribe
 from tests.browser.stack import BrowserStack
 from tests.support.procs import REPO_ROOT, wait_until
+from tests.support.speech import RATE, transcribe
 
 SCREENSHOT = REPO_ROOT / "docs" / "images" / "softphone.png"
 SILENT_RMS = 0.003  # the received track's level (0..1) counts as silence below this

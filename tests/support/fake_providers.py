@@ -74,6 +74,19 @@ class FakeServer:
         except TimeoutError:
             pass
 
+    async def fault_midway(self, request: web.Request, index: int, mode: str) -> bool:
+        """After the second streamed chunk: `hang_midway` stalls, `die_midway` drops the
+        connection (True: the handler stops writing)."""
+        if index != 1:
+            return False
+        if mode == "hang_midway":
+            await self.hang()
+        if mode == "die_midway":
+            assert request.transport is not None
+            request.transport.close()
+            return True
+        return False
+
 
 class FakeOpenAI(FakeServer):
     """/v1/chat/completions (streamed SSE), /v1/audio/speech (streamed PCM), /v1/models."""
@@ -129,11 +142,7 @@ class FakeOpenAI(FakeServer):
                 ],
             }
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            if index == 1 and mode == "hang_midway":
-                await self.hang()
-            if index == 1 and mode == "die_midway":
-                assert request.transport is not None
-                request.transport.close()
+            if await self.fault_midway(request, index, mode):
                 return response
         await response.write(b"data: [DONE]\n\n")
         return response
@@ -152,11 +161,7 @@ class FakeOpenAI(FakeServer):
         await response.prepare(request)
         for index, chunk in enumerate(list(self.pcm_chunks)):
             await response.write(chunk)
-            if index == 1 and mode == "hang_midway":
-                await self.hang()
-            if index == 1 and mode == "die_midway":
-                assert request.transport is not None
-                request.transport.close()
+            if await self.fault_midway(request, index, mode):
                 return response
         return response
 

@@ -3,7 +3,6 @@ pattern"): one UDP socket that sends the caller's G.711 RTP (and RFC 4733 key pr
 mediasoup and receives the bot's, with no header extensions."""
 
 import asyncio
-import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -12,7 +11,7 @@ from typing import Any
 
 from media_controller.call_codecs import CODECS
 from media_controller.g711 import G711Decoder, G711Encoder
-from voicebot_callsim.rtp import opus_packets
+from voicebot_callsim.rtp import RtpReceiver, opus_packets
 
 Signal = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 _RTP = struct.Struct("!BBHII")
@@ -21,50 +20,19 @@ _AV_CODEC = {"pcmu": "pcm_mulaw", "pcma": "pcm_alaw"}
 
 
 @dataclass
-class Arrived:
-    at: float
-    sequence: int
-    timestamp: int
-    ssrc: int
-    payload_type: int
-    payload: bytes
+class SymmetricGateway(RtpReceiver):
+    """A trunk's RTP endpoint: one UDP socket that sends the caller's G.711 and receives the bot's
+    (RtpReceiver records what arrives)."""
 
-
-@dataclass
-class SymmetricGateway(asyncio.DatagramProtocol):
-    """A trunk's RTP endpoint: one UDP socket that sends the caller's G.711 and receives the bot's."""
-
-    codec: str
+    codec: str = field(kw_only=True)
     ssrc: int = 0x7E1E_0711
-    packets: list[Arrived] = field(default_factory=list)
-    transport: asyncio.DatagramTransport | None = None
-    port: int = 0
     remote: tuple[str, int] = ("127.0.0.1", 0)
     sequence: int = 4000
     timestamp: int = 80000
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def open(cls, codec: str) -> "SymmetricGateway":
-        gateway = cls(codec)
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: gateway, local_addr=("127.0.0.1", 0), family=socket.AF_INET
-        )
-        gateway.transport = transport
-        gateway.port = transport.get_extra_info("sockname")[1]
-        return gateway
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if len(data) < 12 or 192 <= data[1] <= 223:
-            return
-        first, second, sequence, timestamp, ssrc = _RTP.unpack_from(data)
-        offset = 12 + 4 * (first & 0x0F)
-        if first & 0x10:
-            offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
-        self.packets.append(
-            Arrived(time.monotonic(), sequence, timestamp, ssrc, second & 0x7F, data[offset:])
-        )
-        self._arrived.set()
+        return await super().open(codec=codec)
 
     def _send(
         self, payload_type: int, payload: bytes, *, marker: bool = False, timestamp: int | None = None
@@ -112,29 +80,6 @@ class SymmetricGateway(asyncio.DatagramProtocol):
     def pcm(self, rate: int = 16000) -> bytes:
         decoder = G711Decoder(_AV_CODEC[self.codec], rate)
         return b"".join(decoder.decode(p.payload) for p in self.packets)
-
-    async def wait_packets(self, count: int, within: float) -> None:
-        async with asyncio.timeout(within):
-            while len(self.packets) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    async def wait_quiet(self, quiet: float, within: float) -> None:
-        async with asyncio.timeout(within):
-            while True:
-                last = self.packets[-1].at if self.packets else time.monotonic()
-                if last + quiet <= time.monotonic():
-                    return
-                self._arrived.clear()
-                try:
-                    async with asyncio.timeout(last + quiet - time.monotonic()):
-                        await self._arrived.wait()
-                except TimeoutError:
-                    pass
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
 
 def caller_rtp_parameters(codec: str, ssrc: int) -> dict[str, Any]:

@@ -107,17 +107,17 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
     opened = next(s for s in spans if s.name == "POST /v1/sessions")
     media_call_id = scoped_call_id(call_id)  # the media plane names the call within its gateway
     assert opened.kind == SERVER and opened.attributes["call.id"] == media_call_id
-    client = by_id[opened.parent_span_id]  # type: ignore[index]
+    client = by_id[opened.parent_span_id]
     assert (client.service, client.kind) == ("call-api", CLIENT)
     assert "factory" in ancestors(client)
     for span in spans:
         if span.service == "media-controller" and span.name.startswith("mediasoup "):
             assert span.kind == CLIENT and span.attributes["call.id"] == media_call_id
-            assert by_id[span.parent_span_id].service == "media-controller"  # type: ignore[index]
+            assert by_id[span.parent_span_id].service == "media-controller"
     # … and the mediasoup service's SERVER span of each command under the controller's CLIENT span.
     for span in spans:
         if span.service == "mediasoup":
-            caller = by_id[span.parent_span_id]  # type: ignore[index]
+            caller = by_id[span.parent_span_id]
             assert span.kind == SERVER and span.attributes["call.id"] == media_call_id
             assert (caller.service, caller.name, caller.kind) == (
                 "media-controller",
@@ -150,7 +150,7 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
     assert receiver.bad_requests == []
     # Nothing is recorded outside a call: no span anywhere without a parent (probes' Redis PINGs,
     # the filler's cache lookup at start-up are not traced).
-    assert [(s.service, s.name) for s in receiver.spans if s.parent_span_id is None] == []
+    assert [(s.service, s.name) for s in receiver.spans if not s.parent_span_id] == []
 
 
 async def test_incoming_traceparent_is_continued_and_a_missing_trace_id_is_made(

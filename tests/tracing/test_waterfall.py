@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,23 @@ def test_a_waterfall_is_one_trace(receiver: Receiver) -> None:
     export_call(receiver.url, "b")
     with pytest.raises(ValueError, match="one trace"):
         layout.lay_out(spans.load(receiver.store))
+
+
+def test_an_export_it_cannot_read_is_refused_and_the_next_one_is_kept(receiver: Receiver) -> None:
+    def post(path: str, body: bytes, kind: str) -> int:
+        request = urllib.request.Request(
+            receiver.url + path, data=body, headers={"Content-Type": kind}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    assert post("/v1/traces", b"\xff\x00 not protobuf", "application/x-protobuf") == 400
+    assert post("/v1/traces", b"{not json", "application/json") == 400
+    assert post("/v1/metrics", b"{}", "application/json") == 404
+    assert not receiver.store.exists() or spans.load(receiver.store) == []
+    trace_id, _ = export_call(receiver.url, "c-2").split()
+    assert {s.trace_id for s in spans.load(receiver.store)} == {trace_id}
+    assert {s.kind for s in spans.load(receiver.store) if s.name == "call"} == {1}  # internal

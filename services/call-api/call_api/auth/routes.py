@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from voicebot_protocol.validation import describe_validation_error
 
 from call_api import metrics
+from call_api.auth.answers import refusal_answer, token_answer
 from call_api.auth.errors import AuthRefusal
 from call_api.auth.tokens import mint_call_token
 
@@ -27,10 +28,6 @@ class MintRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     call_id: str | None = Field(default=None, min_length=1, max_length=128)
     ttl_seconds: int | None = Field(default=None, ge=1)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
 @router.post(TOKENS_PATH)
@@ -51,14 +48,14 @@ async def mint(request: Request) -> JSONResponse:
                 "client": request.client.host if request.client else None,
             },
         )
-        return _error(refusal.status, refusal.code, refusal.reason)
+        return refusal_answer(refusal.status, refusal.code, refusal.reason)
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        return _error(413, "invalid_request", "body too large")
+        return refusal_answer(413, "invalid_request", "body too large")
     try:
         wanted = MintRequest.model_validate_json(body or b"{}")
     except ValidationError as exc:
-        return _error(400, "invalid_request", describe_validation_error(exc, whole="body"))
+        return refusal_answer(400, "invalid_request", describe_validation_error(exc, whole="body"))
     ttl = min(
         wanted.ttl_seconds or settings.auth.call_token_ttl_seconds, settings.auth.call_token_max_ttl_seconds
     )
@@ -66,12 +63,4 @@ async def mint(request: Request) -> JSONResponse:
         authenticator.token_secret, identity.gateway_id, ttl_seconds=ttl, call_id=wanted.call_id
     )
     log.info("call token minted", extra={"gateway_id": identity.gateway_id, "ttl_seconds": ttl})
-    return JSONResponse(
-        {
-            "token": token,
-            "gateway_id": claims.gateway_id,
-            "call_id": claims.call_id,
-            "expires_at": claims.expires_at,
-        },
-        status_code=201,
-    )
+    return token_answer(token, claims)

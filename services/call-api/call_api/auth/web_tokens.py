@@ -22,6 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from call_api import metrics
+from call_api.auth.answers import refusal_answer, token_answer
 from call_api.auth.tokens import mint_call_token
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class WebTokenIssuer:
 
 def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     metrics.auth_refused(code)
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    return refusal_answer(status, code, message, headers)
 
 
 def _issuer(request: Request) -> WebTokenIssuer:
@@ -137,13 +138,4 @@ async def web_token(request: Request) -> JSONResponse:
     )
     # Logged as the call is named inside the system (docs/security.md, namespaces).
     log.info("web token minted", extra={"call_id": f"{claims.gateway_id}~{call_id}", "client": address})
-    return JSONResponse(
-        {
-            "token": token,
-            "gateway_id": claims.gateway_id,
-            "call_id": claims.call_id,
-            "expires_at": claims.expires_at,
-        },
-        status_code=201,
-        headers={"Cache-Control": "no-store"},
-    )
+    return token_answer(token, claims, {"Cache-Control": "no-store"})

@@ -8,7 +8,7 @@ from call_api.providers.audio import resample_pcm
 from call_api.providers.config import ProviderSettings, make_dialog, make_stt, make_tts
 from call_api.providers.text import sentences
 
-FRAME = 640
+from tests.support.speech import transcribe
 
 
 async def test_a_booking_call_end_to_end() -> None:
@@ -30,13 +30,7 @@ async def test_a_booking_call_end_to_end() -> None:
     async def caller_says(text: str) -> str:
         pcm = b"".join([chunk async for chunk in caller_voice.synthesize(text)])
         pcm = resample_pcm(pcm, caller_voice.sample_rate, 16000)
-        session = await stt.open(dialog.expected_phrases())
-        try:
-            for offset in range(0, len(pcm), FRAME):
-                await session.feed(pcm[offset : offset + FRAME])
-            return (await session.finish()).text
-        finally:
-            await session.aclose()
+        return await transcribe(pcm, dialog.expected_phrases(), stt)
 
     transcript = [await bot_says(dialog.greeting())]
     for answer in ["yes please", "on friday", "in the afternoon"]:

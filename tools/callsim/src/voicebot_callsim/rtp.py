@@ -1,4 +1,4 @@
-"""The gateway's RTP: Opus packets paced at 20 ms, and a UDP receiver that records and decodes."""
+"""The gateway's RTP: Opus packets paced at 20 ms, and a UDP receiver that records (and decodes Opus)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import av
 import numpy as np
@@ -152,8 +152,8 @@ class ReceivedPacket:
 
 
 @dataclass
-class RtpOpusReceiver(asyncio.DatagramProtocol):
-    """A UDP socket on loopback that records every RTP packet it gets."""
+class RtpReceiver(asyncio.DatagramProtocol):
+    """A UDP socket on loopback that records every RTP packet it gets (any codec)."""
 
     packets: list[ReceivedPacket] = field(default_factory=list)
     transport: asyncio.DatagramTransport | None = None
@@ -161,8 +161,9 @@ class RtpOpusReceiver(asyncio.DatagramProtocol):
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    async def open(cls) -> RtpOpusReceiver:
-        receiver = cls()
+    async def open(cls, **fields: Any) -> Self:
+        """Bound to a free loopback port; `fields`: a subclass's own."""
+        receiver = cls(**fields)
         transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: receiver, local_addr=("127.0.0.1", 0)
         )
@@ -212,6 +213,15 @@ class RtpOpusReceiver(asyncio.DatagramProtocol):
                 except TimeoutError:
                     pass
 
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+@dataclass
+class RtpOpusReceiver(RtpReceiver):
+    """An RtpReceiver of the bot's Opus, decoded."""
+
     def pcm(self, rate: int = 16000) -> bytes:
         """Decode everything received, in sequence order, to PCM s16le mono."""
         decoder = av.CodecContext.create("opus", "r")
@@ -224,10 +234,6 @@ class RtpOpusReceiver(asyncio.DatagramProtocol):
                 for converted in resampler.resample(frame):
                     out += converted.to_ndarray().astype(np.int16).tobytes()
         return bytes(out)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
 
 class CallerVoice:

@@ -17,12 +17,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 class Span:
     trace_id: str
     span_id: str
-    parent_span_id: str
+    parent_span_id: str  # "" for a root
     name: str
     service: str
     start_ns: int
     end_ns: int
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict, hash=False)
+    kind: int = 0  # SpanKind as OTLP numbers it (1 internal, 2 server, 3 client, ...)
 
     @property
     def duration_ms(self) -> float:
@@ -66,12 +67,14 @@ def decode_protobuf(body: bytes) -> list[Span]:
                         s.start_time_unix_nano,
                         s.end_time_unix_nano,
                         {a.key: _proto_value(a.value) for a in s.attributes},
+                        s.kind,
                     )
                 )
     return spans
 
 
 def decode_json(body: bytes) -> list[Span]:
+    """OTLP/HTTP JSON (the spec's encoding: ids in hex, 64-bit integers as strings)."""
     spans = []
     for rs in json.loads(body).get("resourceSpans", []):
         resource = {a["key"]: _json_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])}
@@ -84,9 +87,10 @@ def decode_json(body: bytes) -> list[Span]:
                         _json_id(s.get("parentSpanId", "")),
                         s["name"],
                         str(resource.get("service.name", "?")),
-                        int(s["startTimeUnixNano"]),
-                        int(s["endTimeUnixNano"]),
+                        int(s.get("startTimeUnixNano", 0)),
+                        int(s.get("endTimeUnixNano", 0)),
                         {a["key"]: _json_value(a["value"]) for a in s.get("attributes", [])},
+                        int(s.get("kind", 0)),
                     )
                 )
     return spans
