@@ -78,11 +78,13 @@ async def booking_call_with_a_barge_in(stack: FullStack) -> None:
         packets_before = len(legs.receiver.packets)
         await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))  # let one second of it play
         onset = await call.say(speech_pcm("wednesday", RATE), RATE)
-        stop = await call.wait_event("stop_audio", 5, since)
+        stop = await call.wait_event("stop_audio", 15, since)
         assert stop.message["payload"]["stream_id"] == play.message["payload"]["stream_id"]
-        await legs.receiver.wait_quiet(0.3, 5)
+        await legs.receiver.wait_quiet(0.3, 15)
         last_bot_packet = legs.receiver.packets[-1].at
-        assert last_bot_packet - stop.at < 0.15, "bot audio kept flowing after stop_audio"
+        # The reply had seconds left: a bot that kept talking would send for that long. How soon it
+        # stops is `make bench`'s figure (call.barge_in), not something a loaded machine can assert.
+        assert last_bot_packet - stop.at < 1.0, "bot audio kept flowing after stop_audio"
         assert len(legs.receiver.packets) > packets_before
         print(f"barge-in: stop_audio {1000 * (stop.at - onset):.0f} ms after onset")
         interrupted = await call.wait_event("transcript", 10, since, role="bot", interrupted=True)
