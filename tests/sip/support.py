@@ -1,0 +1,114 @@
+"""The SIP gateway and SIPp for tests: the whole stack (Redis, mediasoup, media-controller, call-api
+with the real Orchestrator, nginx) on loopback, the gateway in front, SIPp as the trunk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.fullstack import FullStack
+from tests.support.nginx import Certs, NginxGateway
+import socket
+
+from tests.support.procs import REPO_ROOT, VENV_BIN, Proc, free_port, http_ok
+
+SCENARIOS = Path(__file__).with_name("scenarios")
+
+
+@dataclass
+class SipGateway:
+    proc: Proc
+    sip_port: int
+    health_port: int
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.proc.output().splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if event is None or record.get("event") == event:
+                    found.append(record)
+        return found
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_sip_gateway(log_dir: Path, nginx: NginxGateway, certs: Certs, **env: str) -> SipGateway:
+    sip_port = free_port(socket.SOCK_DGRAM)
+    health_port = free_port()
+    proc = Proc(
+        "sip-gateway",
+        [str(VENV_BIN / "python"), "-m", "sip_gateway"],
+        log_dir=log_dir,
+        env={
+            "SIP_GATEWAY_SIP_PORT": str(sip_port),
+            "SIP_GATEWAY_HEALTH_PORT": str(health_port),
+            "SIP_GATEWAY_CALL_API_URL": nginx.wss_url,
+            "SIP_GATEWAY_CALL_API_CA_FILE": str(certs.ca),
+            "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        },
+    ).start()
+    proc.wait_ready(lambda: http_ok(f"http://127.0.0.1:{health_port}/healthz"), timeout=20)
+    return SipGateway(proc, sip_port, health_port)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    messages: str  # SIPp's -trace_msg log: every message sent and received
+
+    def check(self) -> SippResult:
+        assert self.returncode == 0, f"SIPp failed ({self.returncode}):\n{self.stdout[-2000:]}\n{self.messages[-4000:]}"
+        return self
+
+
+def run_sipp(
+    tmp_path: Path,
+    scenario: str,
+    gateway_port: int,
+    *,
+    local_ip: str = "127.0.0.1",
+    calls: int = 1,
+    rate: int = 1,
+    keys: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    extra: list[str] | None = None,
+) -> SippResult:
+    """Run a SIPp scenario of tests/sip/scenarios against the gateway; returns when SIPp ends."""
+    name = f"{scenario}-{free_port()}"
+    messages = tmp_path / f"{name}.msg"
+    cmd = [
+        "sipp", f"127.0.0.1:{gateway_port}",
+        "-sf", str(SCENARIOS / f"{scenario}.xml"),
+        "-i", local_ip, "-p", str(free_port(socket.SOCK_DGRAM)),
+        "-mp", str(free_port(socket.SOCK_DGRAM)),
+        "-m", str(calls), "-r", str(rate), "-l", str(calls),
+        "-s", "bot", "-nostdin", "-d", "1000", "-timeout", f"{int(timeout)}s", "-timeout_error",
+        "-trace_msg", "-message_file", str(messages), "-trace_err", "-error_file", str(tmp_path / f"{name}.err"),
+    ]
+    for key, value in (keys or {}).items():
+        cmd += ["-key", key, value]
+    cmd += extra or []
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, cwd=tmp_path)
+    text = messages.read_text(errors="replace") if messages.exists() else ""
+    return SippResult(out.returncode, out.stdout + out.stderr, text)
+
+
+def media_sessions(stack: FullStack) -> list[str]:
+    """The call ids the media plane still holds a session for."""
+    return [str(s["call_id"]) for s in stack.media.get("/v1/stats")["sessions"]]
+
+
+__all__ = ["REPO_ROOT", "SipGateway", "run_sipp", "start_sip_gateway", "media_sessions"]

@@ -1,0 +1,74 @@
+"""SIP signalling with SIPp as the trunk, against the whole stack (docs/sip-gateway.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.sip.support import SipGateway, media_sessions, run_sipp
+from tests.support.fullstack import FullStack
+from tests.support.nginx import NginxGateway
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.stack
+
+Stack = tuple[FullStack, NginxGateway, SipGateway]
+OPUS = {"pt": "100", "codec": "opus/48000/2", "rate": "48000"}
+PCMU = {"pt": "0", "codec": "PCMU/8000", "rate": "8000"}
+G729 = {"pt": "18", "codec": "G729/8000", "rate": "8000"}
+
+
+def caller(**keys: str) -> dict[str, str]:
+    return {"caller_name": "Ann", "customer_id": "c-42", "ssrc": "287454020", **keys}
+
+
+def nothing_left(stack: FullStack, gateway: SipGateway) -> None:
+    wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the call")
+    wait_until(lambda: media_sessions(stack) == [], 10, "the media session to close")
+    client = redis.Redis.from_url(stack.redis.url)
+    wait_until(lambda: not client.keys("call-api:active-call:*"), 10, "the call's Redis key to go")
+
+
+def test_options_is_answered(sip_stack: Stack, tmp_path: Path) -> None:
+    _, _, gateway = sip_stack
+    run_sipp(tmp_path, "options", gateway.sip_port).check()
+
+
+def test_invite_is_answered_with_mediasoup_address_and_the_caller_bye_leaves_nothing(
+    sip_stack: Stack, tmp_path: Path
+) -> None:
+    stack, nginx, gateway = sip_stack
+    result = run_sipp(tmp_path, "caller_bye", gateway.sip_port, keys=caller(**OPUS)).check()
+    answered = gateway.records("answered")[-1]
+    # The 200 OK's SDP names mediasoup's PlainTransport: the port the media plane opened.
+    port = int(result.messages.split("m=audio ")[-1].split()[0])
+    assert port != 0
+    assert answered["codec"] == "opus"
+    invite = gateway.records("invite")[-1]
+    # One trace id on both sides: the gateway's log and nginx's access line for the WSS.
+    record = nginx.wait_access_record(invite["trace_id"])
+    assert record["trace_id"] == invite["trace_id"]
+    nothing_left(stack, gateway)
+
+
+def test_cancel_before_answer_leaves_nothing(sip_stack: Stack, tmp_path: Path) -> None:
+    stack, _, gateway = sip_stack
+    run_sipp(tmp_path, "cancel", gateway.sip_port, keys=caller(**OPUS)).check()
+    wait_until(lambda: bool(gateway.records("cancelled")), 10, "the gateway to see the CANCEL")
+    nothing_left(stack, gateway)
+
+
+def test_no_common_codec_gets_488(sip_stack: Stack, tmp_path: Path) -> None:
+    stack, _, gateway = sip_stack
+    run_sipp(tmp_path, "no_codec", gateway.sip_port, keys=caller(**G729)).check()
+    nothing_left(stack, gateway)
+
+
+def test_outside_the_allow_list_gets_403(sip_stack: Stack, tmp_path: Path) -> None:
+    _, _, gateway = sip_stack
+    before = gateway.health()["refused"]
+    run_sipp(tmp_path, "forbidden", gateway.sip_port, local_ip="127.0.0.2", keys=caller(**OPUS)).check()
+    assert gateway.health()["refused"] > before
+    assert gateway.health()["calls"] == 0
