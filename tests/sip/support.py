@@ -55,6 +55,7 @@ def start_sip_gateway(log_dir: Path, nginx: NginxGateway, certs: Certs, **env: s
             "SIP_GATEWAY_CALL_API_URL": nginx.wss_url,
             "SIP_GATEWAY_CALL_API_CA_FILE": str(certs.ca),
             "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
+            "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
             "PYTHONUNBUFFERED": "1",
             **env,
         },

@@ -97,7 +97,7 @@ class SipLeg:
 
         def send() -> None:
             req = self.ua.genRequest("REFER")
-            req.appendHeader(SipHeader(name="refer-to", body=SipReferTo(address=SipAddress(url=SipURL(target)))))
+            req.appendHeader(SipHeader(body=SipReferTo(address=SipAddress(url=SipURL(target)))))
 
             def response(resp: Any) -> None:
                 code, reason = resp.getSCode()
