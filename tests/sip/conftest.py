@@ -9,7 +9,9 @@ from tests.support.nginx import Certs, NginxGateway, make_certs
 
 
 @pytest.fixture(scope="module")
-def sip_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FullStack, NginxGateway, SipGateway]]:
+def sip_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FullStack, NginxGateway, SipGateway]]:
     """The whole stack with the real Orchestrator, nginx in front, the SIP gateway in front of that."""
     base = Path(tmp_path_factory.mktemp("sip"))
     certs: Certs = make_certs(base / "certs")

@@ -58,7 +58,9 @@ class CallControlOrchestrator:
                     method = message.payload.method
                     if method == "consume":
                         consumed.set()
-                    answer = MediasoupResponsePayload(request_id=message.payload.request_id, data=ANSWERS.get(method, {}))
+                    answer = MediasoupResponsePayload(
+                        request_id=message.payload.request_id, data=ANSWERS.get(method, {})
+                    )
                     await websocket_out(MediasoupResponse(payload=answer))
                 else:
                     await inbox.put(message)

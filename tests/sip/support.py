@@ -4,6 +4,7 @@ with the real Orchestrator, nginx) on loopback, the gateway in front, SIPp as th
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import urllib.request
 from dataclasses import dataclass
@@ -12,8 +13,6 @@ from typing import Any
 
 from tests.support.fullstack import FullStack
 from tests.support.nginx import Certs, NginxGateway
-import socket
-
 from tests.support.procs import REPO_ROOT, VENV_BIN, Proc, free_port, http_ok
 
 SCENARIOS = Path(__file__).with_name("scenarios")
@@ -71,7 +70,9 @@ class SippResult:
     messages: str  # SIPp's -trace_msg log: every message sent and received
 
     def check(self) -> SippResult:
-        assert self.returncode == 0, f"SIPp failed ({self.returncode}):\n{self.stdout[-2000:]}\n{self.messages[-4000:]}"
+        assert self.returncode == 0, (
+            f"SIPp failed ({self.returncode}):\n{self.stdout[-2000:]}\n{self.messages[-4000:]}"
+        )
         return self
 
 
@@ -91,13 +92,36 @@ def run_sipp(
     name = f"{scenario}-{free_port()}"
     messages = tmp_path / f"{name}.msg"
     cmd = [
-        "sipp", f"127.0.0.1:{gateway_port}",
-        "-sf", str(SCENARIOS / f"{scenario}.xml"),
-        "-i", local_ip, "-p", str(free_port(socket.SOCK_DGRAM)),
-        "-mp", str(free_port(socket.SOCK_DGRAM)),
-        "-m", str(calls), "-r", str(rate), "-l", str(calls),
-        "-s", "bot", "-nostdin", "-d", "1000", "-timeout", f"{int(timeout)}s", "-timeout_error",
-        "-trace_msg", "-message_file", str(messages), "-trace_err", "-error_file", str(tmp_path / f"{name}.err"),
+        "sipp",
+        f"127.0.0.1:{gateway_port}",
+        "-sf",
+        str(SCENARIOS / f"{scenario}.xml"),
+        "-i",
+        local_ip,
+        "-p",
+        str(free_port(socket.SOCK_DGRAM)),
+        "-mp",
+        str(free_port(socket.SOCK_DGRAM)),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(calls),
+        "-s",
+        "bot",
+        "-nostdin",
+        "-d",
+        "1000",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-timeout_error",
+        "-trace_msg",
+        "-message_file",
+        str(messages),
+        "-trace_err",
+        "-error_file",
+        str(tmp_path / f"{name}.err"),
     ]
     for key, value in (keys or {}).items():
         cmd += ["-key", key, value]
@@ -112,4 +136,4 @@ def media_sessions(stack: FullStack) -> list[str]:
     return [str(s["call_id"]) for s in stack.media.get("/v1/stats")["sessions"]]
 
 
-__all__ = ["REPO_ROOT", "SipGateway", "run_sipp", "start_sip_gateway", "media_sessions"]
+__all__ = ["REPO_ROOT", "SipGateway", "media_sessions", "run_sipp", "start_sip_gateway"]

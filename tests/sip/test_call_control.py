@@ -48,17 +48,27 @@ def test_the_bot_hangs_up_with_bye(control: tuple[CallApiServer, SipGateway], tm
     wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the call")
 
 
-def test_transfer_sends_refer_with_the_target(control: tuple[CallApiServer, SipGateway], tmp_path: Path) -> None:
+def test_transfer_sends_refer_with_the_target(
+    control: tuple[CallApiServer, SipGateway], tmp_path: Path
+) -> None:
     api, gateway = control
-    result = run_sipp(tmp_path, "transfer", gateway.sip_port, keys={**OPUS, "customer_id": "transfer"}).check()
+    result = run_sipp(
+        tmp_path, "transfer", gateway.sip_port, keys={**OPUS, "customer_id": "transfer"}
+    ).check()
     refer = result.messages[result.messages.index("REFER sip:") :]
     assert re.search(rf"^Refer-To: <?{re.escape(TRANSFER_TARGET)}>?\s*$", refer, re.M | re.I), refer[:800]
     # SIPp's 202 reached the server as transfer_result ok, which ended the call as transferred.
-    wait_until(lambda: any(r.get("code") == "transferred" for r in gateway.records("bot_bye")), 10, "call_ended transferred")
+    wait_until(
+        lambda: any(r.get("code") == "transferred" for r in gateway.records("bot_bye")),
+        10,
+        "call_ended transferred",
+    )
     assert any(r.get("status") == 202 for r in api.log_records("transfer accepted"))
 
 
-def test_sip_info_dtmf_reaches_the_orchestrator(control: tuple[CallApiServer, SipGateway], tmp_path: Path) -> None:
+def test_sip_info_dtmf_reaches_the_orchestrator(
+    control: tuple[CallApiServer, SipGateway], tmp_path: Path
+) -> None:
     api, gateway = control
     run_sipp(tmp_path, "info_dtmf", gateway.sip_port, keys={**OPUS, "customer_id": "dtmf"}).check()
     assert gateway.records("dtmf")[-1]["digit"] == "5"

@@ -45,7 +45,11 @@ async def serve(settings: Settings) -> None:
     await web.TCPSite(runner, settings.health_host, settings.health_port).start()
     log.info(
         "listening",
-        extra={"event": "listening", "sip": f"udp:{settings.sip_host}:{settings.sip_port}", "health_port": settings.health_port},
+        extra={
+            "event": "listening",
+            "sip": f"udp:{settings.sip_host}:{settings.sip_port}",
+            "health_port": settings.health_port,
+        },
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ def address_allowed(host: str, networks: Sequence[Network]) -> bool:
 
 
 def digest_verdict(req: Any, username: str, password: str) -> str:
-    """"ok", "challenge" (no credentials yet: 401) or "forbidden" (wrong ones: 403)."""
+    """ "ok", "challenge" (no credentials yet: 401) or "forbidden" (wrong ones: 403)."""
     if req.countHFs("authorization") == 0:
         return "challenge"
     auth = req.getHFBody("authorization")

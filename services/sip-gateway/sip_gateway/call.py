@@ -48,12 +48,17 @@ class Call:
         self.media: MediaLeg | None = None
         self.sdp_version = 1
         self.invite_at = time.monotonic()
+        self.background: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         with bind_call(self.call_id, self.trace_id):
             log.info(
                 "invite",
-                extra={"event": "invite", "sip_call_id": self.incoming.sip_call_id, "source": self.incoming.source},
+                extra={
+                    "event": "invite",
+                    "sip_call_id": self.incoming.sip_call_id,
+                    "source": self.incoming.source,
+                },
             )
             try:
                 if await self._set_up():
@@ -119,13 +124,17 @@ class Call:
             raise SetupFailed(mapping.NO_COMMON_CODEC, str(error)) from error
         if negotiate(offer) is None:  # before bothering call-api
             raise SetupFailed(mapping.NO_COMMON_CODEC, "no common codec")
-        self.api = await open_call(self.settings, self.call_id, self.trace_id, initial_vars(self.settings, self.incoming))
+        self.api = await open_call(
+            self.settings, self.call_id, self.trace_id, initial_vars(self.settings, self.incoming)
+        )
         try:
             self.media = await open_media_leg(self.api, offer)
         except NoCommonCodec as error:
             await self._terminate()
             raise SetupFailed(mapping.NO_COMMON_CODEC, "no codec in common with the media plane") from error
-        return build_answer(self.media.choice, self.media.ip, self.media.port, direction=answer_direction(offer.direction))
+        return build_answer(
+            self.media.choice, self.media.ip, self.media.port, direction=answer_direction(offer.direction)
+        )
 
     async def _terminate(self) -> None:
         if self.api is not None:
@@ -175,7 +184,9 @@ class Call:
             offer = parse_offer(sdp) if sdp else None
         except OfferError:
             offer = None
-        same_codec = offer is not None and any(f.payload_type == self.media.choice.payload_type for f in offer.formats)
+        same_codec = offer is not None and any(
+            f.payload_type == self.media.choice.payload_type for f in offer.formats
+        )
         moved = offer is not None and not offer.on_hold and (offer.address, offer.port) != self.media.remote
         if offer is None or not same_codec or moved:
             # A PlainTransport connects once: a new address or codec is refused, the call goes on.
@@ -185,10 +196,16 @@ class Call:
         await set_hold(self.api, self.media, offer.on_hold)
         self.sdp_version += 1
         log.info("re-INVITE", extra={"event": "reinvite", "hold": offer.on_hold})
-        direction = "inactive" if offer.on_hold and offer.direction == "inactive" else answer_direction(offer.direction)
+        direction = (
+            "inactive"
+            if offer.on_hold and offer.direction == "inactive"
+            else answer_direction(offer.direction)
+        )
         if offer.on_hold and offer.direction == "sendrecv":  # c=0.0.0.0 hold (RFC 2543 style)
             direction = "recvonly"
-        answer = build_answer(self.media.choice, self.media.ip, self.media.port, direction=direction, version=self.sdp_version)
+        answer = build_answer(
+            self.media.choice, self.media.ip, self.media.port, direction=direction, version=self.sdp_version
+        )
         self.leg.answer_update(answer)
 
     async def _on_server(self, message: ServerMessage | None) -> bool:
@@ -223,7 +240,9 @@ class Call:
             ok = status is not None and 200 <= status < 300
             log.info("REFER answered", extra={"event": "refer_result", "status": status, "ok": ok})
             payload = TransferResultPayload(ok=ok, status=status, reason=reason[:200])
-            loop.create_task(api.send(TransferResult(payload=payload)))
+            task = loop.create_task(api.send(TransferResult(payload=payload)))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
 
         timer = loop.call_later(self.settings.refer_timeout_seconds, report, None, "no answer to REFER")
         self.leg.refer(target, report)

@@ -16,11 +16,12 @@ from voicebot_protocol.client import (
     CallFailed,
     CallStart,
     CallStartPayload,
-    Message,
     MediasoupRequest,
     MediasoupRequestPayload,
     MediasoupResponse,
+    Message,
     ServerMessage,
+    VarValue,
 )
 from voicebot_protocol.parser import parse_server_message
 
@@ -116,10 +117,12 @@ class CallApiSession:
 
 
 async def open_call(
-    settings: Settings, call_id: str, trace_id: str, initial_vars: dict[str, str]
+    settings: Settings, call_id: str, trace_id: str, initial_vars: dict[str, VarValue]
 ) -> CallApiSession:
     """Connect, send call_start, wait for call_accepted; CallRefused otherwise."""
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=settings.setup_timeout_seconds))
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=settings.setup_timeout_seconds)
+    )
     try:
         ws = await http.ws_connect(
             settings.call_api_url,
@@ -136,7 +139,9 @@ async def open_call(
         await http.close()
         raise CallRefused(None, f"call-api unreachable: {error}") from error
     try:
-        start = CallStart(payload=CallStartPayload(call_id=call_id, trace_id=trace_id, initial_vars=initial_vars))
+        start = CallStart(
+            payload=CallStartPayload(call_id=call_id, trace_id=trace_id, initial_vars=initial_vars)
+        )
         await ws.send_str(start.to_json())
         frame = await ws.receive(timeout=settings.setup_timeout_seconds)
         if frame.type != aiohttp.WSMsgType.TEXT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from voicebot_protocol.client import VarValue
 from voicebot_tracing import normalize_trace_id
 
 from sip_gateway.settings import Settings
@@ -37,8 +38,8 @@ def var_name(header: str) -> str:
     return name.replace("-", "_")
 
 
-def initial_vars(settings: Settings, call: IncomingCall) -> dict[str, str]:
-    found: dict[str, str] = {}
+def initial_vars(settings: Settings, call: IncomingCall) -> dict[str, VarValue]:
+    found: dict[str, VarValue] = {}
     if call.display_name:
         found["contact_name"] = call.display_name.strip('"').strip()
     if call.from_user:

@@ -39,7 +39,11 @@ def producer_rtp_parameters(choice: Choice, ssrc: int | None) -> dict[str, Any]:
     ]
     if choice.dtmf_payload_type is not None:
         codecs.append(
-            {"mimeType": "audio/telephone-event", "payloadType": choice.dtmf_payload_type, "clockRate": codec.clock_rate}
+            {
+                "mimeType": "audio/telephone-event",
+                "payloadType": choice.dtmf_payload_type,
+                "clockRate": codec.clock_rate,
+            }
         )
     # Trunks rarely signal their SSRC (a=ssrc); without it the media plane latches onto the stream.
     return {"codecs": codecs, "encodings": [{"ssrc": ssrc}] if ssrc else [{}]}
@@ -57,7 +61,11 @@ async def open_media_leg(api: CallApiSession, offer: Offer) -> MediaLeg:
     )
     produced = await api.request(
         "produce",
-        {"transport_id": transport_id, "kind": "audio", "rtp_parameters": producer_rtp_parameters(choice, offer.ssrc)},
+        {
+            "transport_id": transport_id,
+            "kind": "audio",
+            "rtp_parameters": producer_rtp_parameters(choice, offer.ssrc),
+        },
     )
     consumed = await api.request("consume", {"transport_id": transport_id, "producer_id": "bot"})
     return MediaLeg(

@@ -76,7 +76,9 @@ def parse_offer(text: str) -> Offer:
         if codec is not None:
             formats.append(OfferedFormat(pt, codec))
     direction = next((n for n, _ in reversed(attributes) if n in DIRECTIONS), "sendrecv")
-    ssrc = next((int(v.split()[0]) for n, v in attributes if n == "ssrc" and v and v.split()[0].isdigit()), None)
+    ssrc = next(
+        (int(v.split()[0]) for n, v in attributes if n == "ssrc" and v and v.split()[0].isdigit()), None
+    )
     return Offer(
         address=str(audio.c_header.addr),
         port=int(audio.m_header.port),

@@ -7,21 +7,28 @@ loop.call_soon_threadsafe. The transaction manager gates every request on the al
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventInfo, CCEventTry, CCEventUpdate
+from sippy.CCEvents import (
+    CCEventConnect,
+    CCEventDisconnect,
+    CCEventFail,
+    CCEventInfo,
+    CCEventUpdate,
+)
 from sippy.Core.EventDispatcher import ED2
 from sippy.MsgBody import MsgBody
+from sippy.SipAddress import SipAddress
 from sippy.SipConf import SipConf
 from sippy.SipHeader import SipHeader
 from sippy.SipReferTo import SipReferTo
-from sippy.SipAddress import SipAddress
-from sippy.SipURL import SipURL
 from sippy.SipTransactionManager import SipTransactionManager
+from sippy.SipURL import SipURL
 from sippy.SipWWWAuthenticate import SipWWWAuthenticate
 from sippy.UA import UA
 
@@ -94,6 +101,7 @@ class SipLeg:
 
     def refer(self, target: str, on_result: Callable[[int, str], None]) -> None:
         """A blind transfer inside the dialog; on_result(status, reason) runs in asyncio."""
+        context = contextvars.copy_context()  # the call's log ids
 
         def send() -> None:
             req = self.ua.genRequest("REFER")
@@ -102,7 +110,7 @@ class SipLeg:
             def response(resp: Any) -> None:
                 code, reason = resp.getSCode()
                 if code >= 200:
-                    self.stack.loop.call_soon_threadsafe(on_result, code, reason)
+                    self.stack.loop.call_soon_threadsafe(on_result, code, reason, context=context)
 
             self.ua.newTransaction(req, resp_cb=response)
 
@@ -112,12 +120,12 @@ class SipLeg:
 NewCall = Callable[[SipLeg, IncomingCall], None]
 
 
-class GatedTransactionManager(SipTransactionManager):  # type: ignore[misc]
+class GatedTransactionManager(SipTransactionManager):
     """sippy's transaction manager with the allow-list in front of every request, in-dialog too."""
 
     gateway: SipStack
 
-    def incomingRequest(self, msg: Any, checksum: Any, tids: Any, server: Any) -> None:  # noqa: N802
+    def incomingRequest(self, msg: Any, checksum: Any, tids: Any, server: Any) -> None:
         host = str(msg.getSource()[0])
         if not address_allowed(host, self.gateway.networks):
             if msg.getMethod() != "ACK":
@@ -199,7 +207,7 @@ class SipStack:
             from_user=req.getHFBody("from").getUrl().username,
             display_name=req.getHFBody("from").getUri().name,
             to_user=req.getRURI().username,
-            source=tuple(req.getSource()[:2]),  # type: ignore[arg-type]
+            source=tuple(req.getSource()[:2]),
             sdp=str(body.content) if body is not None else None,
             headers=self._interesting_headers(req),
         )
