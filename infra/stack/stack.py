@@ -1,11 +1,12 @@
 """The one-command local stack under supervisord (scripts/stack.sh up|down|logs|status).
 
-redis, the mediasoup service, the media-controller, two call-api instances and the nginx gateway,
-on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default .run/stack): the generated
+redis, the mediasoup service, the media-controller, two call-api instances, the nginx gateway and
+the SIP gateway (UDP), on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default .run/stack): the generated
 supervisord.conf, nginx config, `env` (ports and URLs) and logs/."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -36,7 +37,7 @@ ENV_FILE = RUN_DIR / "env"
 TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
 UP_TIMEOUT = float(os.environ.get("VOICEBOT_STACK_TIMEOUT", "120"))
 DRAIN_GRACE_SECONDS = 10
-PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx")
+PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway")
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
 
@@ -59,11 +60,11 @@ def running() -> bool:
         return False
 
 
-def free_ports(count: int) -> list[int]:
+def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
     sockets = []
     try:
         for _ in range(count):  # held together, so all distinct
-            s = socket.socket()
+            s = socket.socket(socket.AF_INET, kind)
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
         return [s.getsockname()[1] for s in sockets]
@@ -90,13 +91,17 @@ def read_env() -> dict[str, str]:
 
 def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
-    print(f"CA_FILE={env['CA_FILE']}", flush=True)
+    print(f"CA_FILE={env['CA_FILE']}")
+    print(f"SIP_URI={env['SIP_URI']}", flush=True)
 
 
 def write_config() -> dict[str, str]:
     """Certificates, ports, the nginx and supervisord configs; returns the stack's env."""
     subprocess.run([str(ROOT / "scripts" / "certs.sh"), str(CERTS_DIR)], check=True)
-    redis, mediasoup, controller, api1, api2, https, http = free_ports(7)
+    redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
+    (sip,) = free_ports(1, socket.SOCK_DGRAM)
+    # The SIP gateway's credential for call-api (docs/security.md: a gateway key, hashes on the server).
+    gateway_key = "vbk_" + secrets.token_hex(24)
     nginx_prefix = RUN_DIR / "nginx"
     nginx_render.local(
         nginx_prefix,
@@ -113,6 +118,7 @@ def write_config() -> dict[str, str]:
         "CALL_API_REDIS_URL": f"redis://127.0.0.1:{redis}/0",
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
+        "CALL_API_GATEWAY_KEYS": f"sip:{hashlib.sha256(gateway_key.encode()).hexdigest()}",
         "PYTHONUNBUFFERED": "1",
     }
     if os.environ.get(FACTORY_ENV):
@@ -134,6 +140,21 @@ def write_config() -> dict[str, str]:
         "CALL_API_2_PORT": str(api2),
         "CALL_API_ENV": ",".join(f'{k}="{v}"' for k, v in call_api_env.items()),
         "CALL_API_STOP_WAIT": str(DRAIN_GRACE_SECONDS + 15),
+        "SIP_PORT": str(sip),
+        "SIP_HEALTH_PORT": str(sip_health),
+        "SIP_GATEWAY_ENV": ",".join(
+            f'{k}="{v}"'
+            for k, v in {
+                "SIP_GATEWAY_SIP_PORT": str(sip),
+                "SIP_GATEWAY_HEALTH_PORT": str(sip_health),
+                "SIP_GATEWAY_CALL_API_URL": f"wss://127.0.0.1:{https}/api/v1/call",
+                "SIP_GATEWAY_CALL_API_CA_FILE": str(CERTS_DIR / "ca.crt"),
+                "SIP_GATEWAY_CALL_API_TOKEN": gateway_key,
+                "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
+                "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
+                "PYTHONUNBUFFERED": "1",
+            }.items()
+        ),
     }
     CONF.write_text(nginx_render.render_template(TEMPLATE.read_text(), values))
     CONF.chmod(0o600)  # it holds the mediasoup secret
@@ -148,6 +169,9 @@ def write_config() -> dict[str, str]:
         "MEDIA_CONTROLLER_PORT": str(controller),
         "CALL_API_1_PORT": str(api1),
         "CALL_API_2_PORT": str(api2),
+        "SIP_URI": f"sip:bot@127.0.0.1:{sip}",
+        "SIP_PORT": str(sip),
+        "SIP_HEALTH_PORT": str(sip_health),
         "SUPERVISOR_SOCKET": str(SOCKET),
         "LOG_DIR": str(LOG_DIR),
     }
@@ -193,6 +217,7 @@ def health_checks(env: dict[str, str]) -> dict[str, Callable[[], bool]]:
         "call-api-2": lambda: http_ok(f"http://127.0.0.1:{env['CALL_API_2_PORT']}/readyz"),
         # The gateway itself, then a call-api through it (TLS verified against the local CA).
         "nginx": lambda: http_ok(f"{gateway}/nginx-healthz", tls) and http_ok(f"{gateway}/readyz", tls),
+        "sip-gateway": lambda: http_ok(f"http://127.0.0.1:{env['SIP_HEALTH_PORT']}/healthz"),
     }
 
 
@@ -251,7 +276,7 @@ def up() -> int:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CALL_API_", "MEDIA_CONTROLLER_", "MEDIASOUP_"))
+        if not k.startswith(("CALL_API_", "MEDIA_CONTROLLER_", "MEDIASOUP_", "SIP_GATEWAY_"))
     }
     subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(CONF)], check=True, env=clean)
     deadline = time.monotonic() + 15

@@ -19,7 +19,7 @@ from tests.support.callapi import call_start, recv_json
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
-PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx"}
+PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway"}
 LISTENERS = {"reap-orphans"}
 PORT_KEYS = (
     "HTTPS_PORT",
@@ -61,7 +61,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack
 def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
     local, stdout = stack
     values = local.values()
-    assert stdout.splitlines() == [f"WSS_URL={values['WSS_URL']}", f"CA_FILE={values['CA_FILE']}"]
+    assert stdout.splitlines() == [
+        f"WSS_URL={values['WSS_URL']}",
+        f"CA_FILE={values['CA_FILE']}",
+        f"SIP_URI={values['SIP_URI']}",
+    ]
+    assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+", values["SIP_URI"])
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
     assert Path(values["CA_FILE"]).is_file()
     ports = [int(values[key]) for key in PORT_KEYS]
