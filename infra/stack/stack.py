@@ -1,8 +1,8 @@
 """The one-command local stack under supervisord (scripts/stack.sh up|down|logs|status).
 
 redis, the mediasoup service, the media-controller, two call-api instances, the nginx gateway and
-the SIP gateway (UDP), on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default .run/stack): the generated
-supervisord.conf, nginx config, `env` (ports and URLs) and logs/."""
+the SIP gateway (UDP), on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default
+.run/stack): the generated supervisord.conf, nginx config, `env` (ports and URLs) and logs/."""
 
 from __future__ import annotations
 
