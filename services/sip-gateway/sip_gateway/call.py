@@ -14,6 +14,7 @@ from voicebot_protocol.client import (
     Dtmf,
     DtmfPayload,
     ServerMessage,
+    Transcript,
     Transfer,
     TransferResult,
     TransferResultPayload,
@@ -220,6 +221,10 @@ class Call:
             return False
         if isinstance(message, Transfer):
             self._transfer(message.payload.target)
+        elif isinstance(message, Transcript):
+            # Both sides of the dialog in the gateway's log (what `make demo-sip` prints).
+            extra = {"event": "transcript", "role": message.payload.role, "text": message.payload.text}
+            log.info("transcript", extra={**extra, "interrupted": message.payload.interrupted})
         return True
 
     def _transfer(self, target: str) -> None:
