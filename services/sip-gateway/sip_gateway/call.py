@@ -106,6 +106,7 @@ class Call:
                     "event": "answered",
                     "codec": self.media.choice.codec.name if self.media else None,
                     "rtp_to": self.media.remote if self.media else None,
+                    "media_at": (self.media.ip, self.media.port) if self.media else None,
                     "setup_ms": round((time.monotonic() - self.invite_at) * 1000, 1),
                 },
             )
