@@ -90,8 +90,9 @@ def pcmu_packets(text: str) -> tuple[list[bytes], int]:
     return [payload[i : i + 160] for i in range(0, len(payload) - 159, 160)], onset
 
 
-async def send_speech(sock: socket.socket, to: tuple[str, int], ssrc: int, text: str) -> float:
-    """Plain RTP, PT 0, 20 ms pace; returns the wall-clock time of the speech onset."""
+async def send_speech(sock: asyncio.DatagramTransport, to: tuple[str, int], ssrc: int, text: str) -> float:
+    """Plain RTP, PT 0, 20 ms pace, from the socket the bot's RTP arrives on (symmetric RTP: the
+    transport drops packets from any other address); returns the wall-clock time of the onset."""
     payloads, onset = pcmu_packets(text)
     start = time.time()
     for n, payload in enumerate(payloads):
@@ -154,8 +155,7 @@ async def one_call(gw: SipGateway, work: Path, codec: str, barge: bool) -> dict[
             await asyncio.sleep(0.4)  # well inside the greeting
             answered = [r for r in gw.records("answered") if r.get("media_at")][-1]
             ip, port = answered["media_at"]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                onset = await send_speech(sock, (ip, int(port)), ssrc, "wednesday morning please")
+            onset = await send_speech(transport, (ip, int(port)), ssrc, "wednesday morning please")
             after = [t for t in arrivals.times if t >= onset]
             last = onset
             for t in after:
