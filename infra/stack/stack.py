@@ -152,6 +152,8 @@ def write_config() -> dict[str, str]:
                 "SIP_GATEWAY_CALL_API_TOKEN": gateway_key,
                 "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
                 "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
+                # SIPp (make demo-sip) does not answer keepalive re-INVITEs: only long calls get one.
+                "SIP_GATEWAY_KEEPALIVE_SECONDS": "300",
                 "PYTHONUNBUFFERED": "1",
             }.items()
         ),

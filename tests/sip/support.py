@@ -55,6 +55,8 @@ def start_sip_gateway(log_dir: Path, nginx: NginxGateway, certs: Certs, **env: s
             "SIP_GATEWAY_CALL_API_CA_FILE": str(certs.ca),
             "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
             "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
+            # SIPp scenarios do not answer keepalive re-INVITEs; the tests that need them set it.
+            "SIP_GATEWAY_KEEPALIVE_SECONDS": "0",
             "PYTHONUNBUFFERED": "1",
             **env,
         },

@@ -94,3 +94,28 @@ def test_digest_authentication(digest_gateway: SipGateway, tmp_path: Path) -> No
     run_sipp(tmp_path, "digest_ok", digest_gateway.sip_port, keys=caller(**G729)).check()
     # ... the wrong ones get 403 (no credentials at all: the 401 challenge both scenarios begin with).
     run_sipp(tmp_path, "digest_bad", digest_gateway.sip_port, keys=caller(**G729)).check()
+
+
+def test_hold_and_unhold_by_reinvite(sip_stack: Stack, tmp_path: Path) -> None:
+    stack, _, gateway = sip_stack
+    run_sipp(tmp_path, "hold", gateway.sip_port, keys=caller(**OPUS)).check()
+    assert [r["hold"] for r in gateway.records("reinvite")][-2:] == [True, False]
+    nothing_left(stack, gateway)
+
+
+@pytest.fixture
+def short_call_gateway(sip_stack: Stack, tmp_path: Path) -> Iterator[SipGateway]:
+    _, nginx, _ = sip_stack
+    gateway = start_sip_gateway(tmp_path / "logs", nginx, nginx.certs, SIP_GATEWAY_MAX_CALL_SECONDS="2")
+    yield gateway
+    gateway.stop()
+
+
+def test_a_call_past_its_limit_is_ended_with_bye(
+    sip_stack: Stack, short_call_gateway: SipGateway, tmp_path: Path
+) -> None:
+    stack, _, _ = sip_stack
+    # The caller never hangs up (bot_bye waits for a BYE): the gateway's limit ends the call.
+    run_sipp(tmp_path, "bot_bye", short_call_gateway.sip_port, keys=caller(**OPUS)).check()
+    assert short_call_gateway.records("caller_bye")  # sippy's credit timer: BYE + call_terminated
+    nothing_left(stack, short_call_gateway)
