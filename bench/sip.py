@@ -54,8 +54,9 @@ class Arrivals(asyncio.DatagramProtocol):
         self.first = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.times.append(time.time())
-        self.first.set()
+        if len(data) >= 12 and not 200 <= data[1] <= 206:  # RTP only: RTCP shares the port (rtcp-mux)
+            self.times.append(time.time())
+            self.first.set()
 
 
 def sip_times(message_log: str) -> tuple[float, float] | None:
