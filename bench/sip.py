@@ -171,10 +171,9 @@ async def one_call(gw: SipGateway, work: Path, codec: str, barge: bool) -> dict[
         transport.close()
     log = messages.read_text(errors="replace") if messages.exists() else ""
     if returncode != 0:
-        status = re.search(r"^SIP/2\.0 (\d{3})", log[log.find("received") :], re.M)
-        raise RuntimeError(
-            f"SIPp failed ({returncode}), {codec} call answered {status.group(1) if status else '?'}"
-        )
+        finals = [c for c in re.findall(r"^SIP/2\.0 (\d{3})", log, re.M) if not c.startswith("1")]
+        answer = finals[0] if finals else "nothing"
+        raise RuntimeError(f"SIPp failed ({returncode}), {codec} call answered {answer}")
     times = sip_times(log)
     if times is None:
         raise RuntimeError("no INVITE/200 OK in SIPp's message log")
