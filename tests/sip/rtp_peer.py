@@ -9,8 +9,22 @@ import time
 from typing import cast
 
 import av
+import numpy as np
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.rtp import opus_packets
+
+
+def g711(codec: str, pcm16k: bytes) -> list[bytes]:
+    """20 ms G.711 payloads (PyAV resamples to 8 kHz and encodes)."""
+    encoder = av.CodecContext.create("pcm_mulaw" if codec == "pcmu" else "pcm_alaw", "w")
+    encoder.sample_rate, encoder.format, encoder.layout = 8000, "s16", "mono"
+    frame = av.AudioFrame.from_ndarray(
+        np.frombuffer(pcm16k, np.int16).reshape(1, -1), format="s16", layout="mono"
+    )
+    frame.sample_rate = 16000
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
+    data = b"".join(bytes(p) for f in resampler.resample(frame) for p in encoder.encode(f))
+    return [data[i : i + 160] for i in range(0, len(data) - 159, 160)]
 
 
 class RtpPeer(asyncio.DatagramProtocol):
@@ -49,13 +63,22 @@ class RtpPeer(asyncio.DatagramProtocol):
             await asyncio.sleep(0.05)
         raise TimeoutError("the bot never went quiet")
 
-    async def say_opus(self, to: tuple[str, int], ssrc: int, text: str, payload_type: int = 100) -> None:
+    async def say_opus(self, to: tuple[str, int], ssrc: int, text: str, payload_type: int = 100) -> float:
+        return await self.say("opus", to, ssrc, speech_pcm(text, 16000), payload_type)
+
+    async def say(
+        self, codec: str, to: tuple[str, int], ssrc: int, pcm16k: bytes, payload_type: int
+    ) -> float:
+        """Plain RTP (no header extension), 20 ms pace, from this socket; returns when it began."""
         assert self.transport is not None
+        payloads, step = (opus_packets(pcm16k, 16000), 960) if codec == "opus" else (g711(codec, pcm16k), 160)
         start = time.monotonic()
-        for n, payload in enumerate(opus_packets(speech_pcm(text, 16000), 16000)):
-            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n, n * 960, ssrc)
+        began = time.time()
+        for n, payload in enumerate(payloads):
+            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n, n * step, ssrc)
             self.transport.sendto(header + payload, to)
             await asyncio.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
+        return began
 
     def pcm(self, codec: str, rate: int = 16000) -> bytes:
         """The bot's audio as received, decoded (PyAV: libopus or pcm_mulaw/pcm_alaw) to s16 mono."""
