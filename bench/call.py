@@ -125,7 +125,7 @@ async def one_turn(call: GatewayCall, packets: list[bytes], last_voiced: int) ->
     """Wait for the bot to finish its utterance, speak, and time the reply's first RTP packet."""
     assert call.voice is not None and call.legs is not None
     await call.wait_event("play_audio", STEP_TIMEOUT, _last_index(call, "transcript"))
-    await call.wait_for(
+    await call.events.wait(
         lambda e: e.name == "transcript" and e.message["payload"].get("role") == "bot",
         STEP_TIMEOUT,
         _last_index(call, "play_audio"),

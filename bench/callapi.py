@@ -6,10 +6,11 @@ import time
 import uuid
 from typing import Any
 
+from voicebot_callsim.raw import CALL_TERMINATED, call_start, connect, expect_close, recv_json
+
 from bench.context import BenchContext
 from bench.registry import scenario
 from bench.results import Result
-from tests.support.callapi import CALL_TERMINATED, call_start, connect, expect_close, recv_json
 
 SEQUENTIAL_CALLS = (1000, 200)  # full, --quick
 CONCURRENT_CALLS = (200, 50)

@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass
 
 from voicebot_mediaclient import MediaClient, MediaSession
+from voicebot_stack.procstat import CpuWindow, rss_mb
 
 from bench import audio
 from bench.context import BenchContext
 from bench.legs import ProbeLegs, open_legs
-from bench.procstat import CpuWindow, rss_mb
 from bench.registry import scenario
 from bench.results import Result, simple_table
 from bench.rtpprobe import gaps_ms
@@ -128,7 +128,7 @@ async def capacity(ctx: BenchContext) -> Result:
     loads: list[Load] = []
     started = time.perf_counter()
     with media_stack(ctx.scratch("media-capacity"), workers=MEDIASOUP_WORKERS) as media:
-        client = MediaClient(media.controller_url, request_timeout=10.0)
+        client = MediaClient(media.controller_url, secret=media.api_secret, request_timeout=10.0)
         sender = asyncio.create_task(send_caller_audio(loads, caller_packets, stop))
         try:
             for target in steps:

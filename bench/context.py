@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicebot_stack.fullstack import FullStack
+
 from bench.stack import Stack, full_stack, running_stack
-from tests.support.fullstack import FullStack
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,13 @@ import asyncio
 import ssl
 import time
 import uuid
-from typing import Any
 
-import websockets
+from voicebot_callsim.raw import CALL_TERMINATED, call_start, connect, expect_close, recv_json
 
 from bench.context import BenchContext
 from bench.registry import scenario
 from bench.results import Figure, Result
 from bench.stack import gateway_stack
-from tests.support.callapi import CALL_TERMINATED, call_start, expect_close, recv_json
 
 RATE_PER_S = 100
 SECONDS = (10.0, 3.0)  # full, --quick
@@ -31,7 +29,7 @@ async def one_call(url: str, tls: ssl.SSLContext | None, call_id: str, due: floa
     if delay > 0:
         await asyncio.sleep(delay)
     began = time.perf_counter()
-    ws: Any = await websockets.connect(url, ssl=tls, open_timeout=10, proxy=None, max_size=None)
+    ws = await connect(url, ssl=tls)
     try:
         await ws.send(call_start(call_id, contact_name="Bench"))
         message = await recv_json(ws, 10.0)

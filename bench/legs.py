@@ -1,4 +1,4 @@
-"""A gateway's two media legs for benchmarks (as tests.support.media.connect_gateway), but the
+"""A gateway's two media legs for benchmarks (as voicebot_callsim.legs.connect_gateway), but the
 bot's audio arrives at an RtpProbe (kernel receive times)."""
 
 from __future__ import annotations
@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from voicebot_callsim.legs import Signal
+from voicebot_callsim.rtp import RtpOpusSender, caller_rtp_parameters
+
 from bench.rtpprobe import RtpProbe
-from tests.support.media import RtpOpusSender, Signal, caller_rtp_parameters
 
 
 @dataclass

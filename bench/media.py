@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from voicebot_callsim.events import Arrival, EventLog, collect
 from voicebot_callsim.rtp import CallerVoice
 from voicebot_mediaclient import MediaClient
 from voicebot_protocol.media import BargeInDetected, CallerSpeech, PlaybackFinished, PlaybackStarted
 
 from bench import audio
 from bench.context import BenchContext
-from bench.events import EventLog
 from bench.legs import open_legs
 from bench.registry import scenario
 from bench.results import Result
@@ -48,9 +48,10 @@ async def barge_in(ctx: BenchContext) -> Result:
     bot_pcm = audio.speech(BOT_TEXT * 3)
     sources: dict[str, int] = {}
     with media_stack(ctx.scratch("media-barge")) as media:
-        client = MediaClient(media.controller_url)
+        client = MediaClient(media.controller_url, secret=media.api_secret)
         session = await client.open_session(f"bench-barge-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
-        log = EventLog(session).start()
+        log: EventLog[Arrival[Any]] = EventLog(Arrival)
+        collector = asyncio.create_task(collect(session.events(), log, "the media events ended"))
         legs = await open_legs(session.signal)
         voice = CallerVoice(legs.sender)
         voice.start()
@@ -58,14 +59,14 @@ async def barge_in(ctx: BenchContext) -> Result:
         try:
             # Pacing: one long playback fed like a TTS stream, the caller's silence flowing in.
             pace_s = ctx.options.pick(*PACING_SECONDS)
-            since = len(log.events)
+            since = len(log)
             await session.start_playback("pace", audio.RATE)
             pcm = bot_pcm * (int(pace_s * audio.RATE * 2 / len(bot_pcm)) + 1)
             pcm = pcm[: int(pace_s * audio.RATE) * 2]
             first = time.monotonic()
             await session.send_pcm(pcm)
             await session.end_playback("pace")
-            await log.wait(lambda e: isinstance(e, PlaybackFinished), pace_s + 10, since)
+            await log.wait(_is(PlaybackFinished), pace_s + 10, since)
             await legs.probe.wait_quiet(0.2, 3)
             for g in gaps_ms(legs.probe.arrivals, since=first):
                 gap.add(g)
@@ -74,14 +75,14 @@ async def barge_in(ctx: BenchContext) -> Result:
             rng = random.Random(7)
             for n in range(trials):
                 stream = f"trial-{n}"
-                since = len(log.events)
+                since = len(log)
                 await session.start_playback(stream, audio.RATE)
                 await session.send_pcm(bot_pcm)
                 await log.wait(_is(PlaybackStarted, stream), 3, since)
                 await asyncio.sleep(rng.uniform(0.3, 0.8))
                 onset = await voice.say_packets(caller_packets) + first_voiced * 0.020
                 try:
-                    _, event = await log.wait(lambda e: isinstance(e, BargeInDetected), 3, since)
+                    event = (await log.wait(_is(BargeInDetected), 3, since)).event
                 except TimeoutError:
                     result.fail(f"trial {n}: no barge_in_detected within 3 s")
                     await session.stop_playback(stream)
@@ -95,12 +96,13 @@ async def barge_in(ctx: BenchContext) -> Result:
                 if legs.probe.arrivals:
                     last_packet.add((legs.probe.arrivals[-1].at - onset) * 1000)
                 # The caller finishes talking before the next trial (the VAD is back to silence).
-                await log.wait(lambda e: isinstance(e, CallerSpeech) and not e.speaking, 5, since)
+                await log.wait(lambda a: isinstance(a.event, CallerSpeech) and not a.event.speaking, 5, since)
         finally:
             result.wall_s = time.perf_counter() - started
             await voice.stop()
             legs.close()
-            await log.stop()
+            collector.cancel()
+            await asyncio.gather(collector, return_exceptions=True)
             await session.close()
             await client.aclose()
     result.info["barge_in_sources"] = sources
@@ -108,6 +110,11 @@ async def barge_in(ctx: BenchContext) -> Result:
     return result
 
 
-def _is(kind: type, stream_id: str) -> Callable[[Any], bool]:
-    """A predicate: an event of this kind for this stream."""
-    return lambda event: isinstance(event, kind) and getattr(event, "stream_id", None) == stream_id
+def _is(kind: type, stream_id: str | None = None) -> Callable[[Arrival[Any]], bool]:
+    """A predicate: an event of this kind (for this stream)."""
+
+    def matches(arrival: Arrival[Any]) -> bool:
+        event = arrival.event
+        return isinstance(event, kind) and stream_id in (None, getattr(event, "stream_id", None))
+
+    return matches

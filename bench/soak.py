@@ -15,10 +15,10 @@ import time
 import uuid
 
 from voicebot_callsim.call import GatewayCall
+from voicebot_stack.procstat import rss_mb
 
 from bench import audio
 from bench.context import BenchContext
-from bench.procstat import rss_mb
 from bench.registry import scenario
 from bench.results import Result, simple_table
 from bench.stack import full_stack

@@ -1,6 +1,7 @@
-"""The processes a benchmark runs against, on free loopback ports, with the same helpers as the
-tests: redis-server + call-api gunicorn (optionally behind the nginx TLS gateway), the media
-stack, or the full stack. Each is stopped when its `with` block ends."""
+"""The processes a benchmark runs against, on free loopback ports, started from the same service
+specifications as the tests and `make up` (voicebot_stack): redis-server + call-api gunicorn
+(optionally behind the nginx TLS gateway), the media stack, or the full stack. Each is stopped when
+its `with` block ends."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.callapi import CallApiServer, factory_path
-from tests.support.fullstack import FullStack, start_full_stack
-from tests.support.media import MediaStack, start_media_stack
-from tests.support.nginx import NginxGateway, make_certs
-from tests.support.redis import RedisServer
+from voicebot_stack.callapi import CallApiServer, factory_path
+from voicebot_stack.fullstack import FullStack, start_full_stack
+from voicebot_stack.media import MediaStack, start_media_stack
+from voicebot_stack.nginx import NginxGateway, make_certs
+from voicebot_stack.redis import RedisServer
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ out=.run/demo
 mkdir -p "$out"
 trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
 stack_env="$(scripts/stack.sh up)"
-echo "$stack_env"
+sed 's/^GATEWAY_TOKEN=.*/GATEWAY_TOKEN=<printed by make up; not shown here>/' <<<"$stack_env"
 WSS_URL="$(sed -n 's/^WSS_URL=//p' <<<"$stack_env")"
 CA_FILE="$(sed -n 's/^CA_FILE=//p' <<<"$stack_env")"
+GATEWAY_TOKEN="$(sed -n 's/^GATEWAY_TOKEN=//p' <<<"$stack_env")"
 echo "placing one call through $WSS_URL (caller prompts: espeak-ng WAVs sent as Opus RTP)"
-.venv/bin/callsim --url "$WSS_URL" --ca-file "$CA_FILE" --out "$out" --calls 1
+.venv/bin/callsim --url "$WSS_URL" --ca-file "$CA_FILE" --token "$GATEWAY_TOKEN" --out "$out" --calls 1
 echo "report: $out/report.json"

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   pkg-config g++ make
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   flatbuffers-compiler libflatbuffers-dev liburing-dev
+  chromium chromium-driver
 )
 
 install_apt() {
@@ -27,7 +28,7 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e services/sip-gateway -e tools/callsim)
+PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e services/sip-gateway -e tools/callsim -e tools/stack -e tools/corpus)
 install_python() {
   local stamp=".venv/.setup-stamp"
   local want
@@ -53,7 +54,23 @@ install_node() {
   if [ -x "$dir/scripts/build-worker.sh" ]; then "$dir/scripts/build-worker.sh"; fi
 }
 
+# The softphone page (services/web): its npm packages, then the bundle into services/web/dist.
+install_web() {
+  local dir=services/web
+  [ -f "$dir/package.json" ] || return 0
+  local stamp="$dir/node_modules/.setup-stamp"
+  local want
+  want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then log "web npm packages: up to date"; else
+    log "web npm packages: installing"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+  (cd "$dir" && node build.mjs) && log "web page: built into $dir/dist"
+}
+
 install_apt
 install_python
 install_node
+install_web
 log "done"

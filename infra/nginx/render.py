@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+LOCAL_WEB_ROOT = Path(__file__).resolve().parents[2] / "services" / "web" / "dist"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 # The image the Kubernetes form is rendered for (infra/k8s); see docs/deployment.md.
@@ -54,6 +55,8 @@ class Gateway:
     nginx_version: tuple[int, int, int] = (1, 22, 1)
     # Off for the local stack: HSTS on "localhost" would hold for every port of every local dev server.
     hsts: bool = True
+    # The softphone page's files (services/web/dist; docs/softphone.md).
+    web_root: str = "/usr/share/nginx/voicebot-web"
 
     def values(self) -> dict[str, str]:
         if not self.upstreams:
@@ -92,6 +95,7 @@ class Gateway:
             "CONNECT_TIMEOUT": self.connect_timeout,
             "CALL_TIMEOUT": self.call_timeout,
             "NEXT_UPSTREAM_TRIES": str(max(2, len(self.upstreams))),
+            "WEB_ROOT": self.web_root,
         }
 
     def render(self) -> str:
@@ -150,6 +154,7 @@ def local(
         worker_connections=1024,
         nginx_version=local_nginx_version(),
         hsts=False,
+        web_root=str(LOCAL_WEB_ROOT),
     )
     for name, value in overrides.items():
         setattr(gateway, name, value)

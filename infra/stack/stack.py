@@ -1,12 +1,11 @@
 """The one-command local stack under supervisord (scripts/stack.sh up|down|logs|status).
 
-redis, the mediasoup service, the media-controller, two call-api instances, the nginx gateway and
-the SIP gateway (UDP), on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default
-.run/stack): the generated supervisord.conf, nginx config, `env` (ports and URLs) and logs/."""
+redis, the mediasoup service, the media-controller, two call-api instances and the nginx gateway,
+on free loopback ports. State lives in $VOICEBOT_STACK_DIR (default .run/stack): the generated
+supervisord.conf, nginx config, `env` (ports and URLs) and logs/."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -16,18 +15,21 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport
+from voicebot_stack import credentials, paths, procstat, specs, supervisord
+from voicebot_stack.probes import http_ok
+from voicebot_stack.procs import free_ports
+from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
 
 from infra.nginx import render as nginx_render
+from infra.stack import sip as sip_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+ROOT = paths.REPO_ROOT
+VENV_BIN = paths.VENV_BIN
 RUN_DIR = Path(os.environ.get("VOICEBOT_STACK_DIR") or ROOT / ".run" / "stack").resolve()
 CERTS_DIR = Path(os.environ.get("VOICEBOT_CERTS_DIR") or ROOT / ".run" / "certs").resolve()
 LOG_DIR = RUN_DIR / "logs"
@@ -47,8 +49,7 @@ def say(message: str) -> None:
 
 
 def supervisor() -> Any:
-    transport = SupervisorTransport(None, None, f"unix://{SOCKET}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+    return supervisord.rpc(SOCKET)
 
 
 def running() -> bool:
@@ -58,28 +59,6 @@ def running() -> bool:
         return bool(supervisor().getState()["statename"] == "RUNNING")
     except (OSError, xmlrpc.client.Fault):
         return False
-
-
-def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):  # held together, so all distinct
-            s = socket.socket(socket.AF_INET, kind)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def mediasoup_worker_bin() -> str:
-    script = ROOT / "services" / "mediasoup" / "scripts" / "build-worker.sh"
-    out = subprocess.run([str(script), "--print-path"], capture_output=True, text=True, check=False)
-    path = out.stdout.strip()
-    if not path or not Path(path).exists():
-        raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
-    return path
 
 
 def read_env() -> dict[str, str]:
@@ -92,17 +71,21 @@ def read_env() -> dict[str, str]:
 def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
     print(f"CA_FILE={env['CA_FILE']}")
-    print(f"SIP_URI={env['SIP_URI']}", flush=True)
+    print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}")
+    print(f"WEB_URL={env.get('WEB_URL', '')}")  # the softphone page (docs/softphone.md)
+    print(f"SIP_URI={env.get('SIP_URI', '')}", flush=True)  # the SIP gateway (docs/sip-gateway.md)
 
 
-def write_config() -> dict[str, str]:
-    """Certificates, ports, the nginx and supervisord configs; returns the stack's env."""
-    subprocess.run([str(ROOT / "scripts" / "certs.sh"), str(CERTS_DIR)], check=True)
+def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
+    """Certificates, ports, the nginx and supervisord configs; the stack's env and its services."""
+    worker = paths.mediasoup_worker_bin()
+    if worker is None:
+        raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
+    subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
     redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
     (sip,) = free_ports(1, socket.SOCK_DGRAM)
-    # The SIP gateway's credential for call-api (docs/security.md: a gateway key, hashes on the server).
-    gateway_key = "vbk_" + secrets.token_hex(24)
     nginx_prefix = RUN_DIR / "nginx"
+    nginx_conf = nginx_prefix / "nginx.conf"
     nginx_render.local(
         nginx_prefix,
         https_port=https,
@@ -111,52 +94,50 @@ def write_config() -> dict[str, str]:
         key=CERTS_DIR / "server.key",
         upstreams=[f"127.0.0.1:{api1}", f"127.0.0.1:{api2}"],
         log_dir=LOG_DIR,
-    ).write(nginx_prefix / "nginx.conf")
+    ).write(nginx_conf)
 
+    secret = secrets.token_hex(32)  # per stack
+    creds = credentials.local()  # the gateway key, Redis's password, the controller's secret
     call_api_env = {
-        "CALL_API_WORKERS": "2",
-        "CALL_API_REDIS_URL": f"redis://127.0.0.1:{redis}/0",
         "CALL_API_MEDIA_CONTROLLER_URL": f"http://127.0.0.1:{controller}",
         "CALL_API_DRAIN_GRACE_SECONDS": str(DRAIN_GRACE_SECONDS),
-        "CALL_API_GATEWAY_KEYS": f"sip:{hashlib.sha256(gateway_key.encode()).hexdigest()}",
-        "PYTHONUNBUFFERED": "1",
+        # The softphone page's origin may mint browser call tokens (docs/softphone.md).
+        "CALL_API_ALLOWED_ORIGINS": f"https://127.0.0.1:{https}",
     }
-    if os.environ.get(FACTORY_ENV):
-        call_api_env["CALL_API_ORCHESTRATOR_FACTORY"] = os.environ[FACTORY_ENV]
+
+    def call_api(port: int, instance: str) -> ServiceSpec:
+        return specs.call_api(
+            port,
+            instance=instance,
+            redis_url=specs.redis_url(redis, creds.redis_password),
+            workers=2,
+            factory=os.environ.get(FACTORY_ENV) or None,
+            extra_env=call_api_env,
+            stop_wait_s=DRAIN_GRACE_SECONDS + 15,
+        )
+
+    services = [
+        specs.redis(redis, creds.redis_password),
+        specs.mediasoup(mediasoup, secret),
+        specs.media_controller(controller, mediasoup, secret),
+        call_api(api1, "call-api-1"),
+        call_api(api2, "call-api-2"),
+        specs.nginx(nginx_prefix, nginx_conf, https, http),
+        sip_spec.sip_gateway(
+            sip,
+            sip_health,
+            wss_url=f"wss://127.0.0.1:{https}/api/v1/call",
+            ca_file=CERTS_DIR / "ca.crt",
+            gateway_key=creds.gateway_key,
+        ),
+    ]
+    assert tuple(s.name for s in services) == PROGRAMS
     values = {
         "ROOT": str(ROOT),
         "RUN_DIR": str(RUN_DIR),
         "LOG_DIR": str(LOG_DIR),
         "VENV_BIN": str(VENV_BIN),
-        "REDIS_SERVER": shutil.which("redis-server") or "/usr/bin/redis-server",
-        "NGINX": nginx_binary(),
-        "NGINX_PREFIX": str(nginx_prefix),
-        "REDIS_PORT": str(redis),
-        "MEDIASOUP_PORT": str(mediasoup),
-        "MEDIASOUP_SECRET": secrets.token_hex(32),  # per stack
-        "MEDIASOUP_WORKER_BIN": mediasoup_worker_bin(),
-        "MEDIA_CONTROLLER_PORT": str(controller),
-        "CALL_API_1_PORT": str(api1),
-        "CALL_API_2_PORT": str(api2),
-        "CALL_API_ENV": ",".join(f'{k}="{v}"' for k, v in call_api_env.items()),
-        "CALL_API_STOP_WAIT": str(DRAIN_GRACE_SECONDS + 15),
-        "SIP_PORT": str(sip),
-        "SIP_HEALTH_PORT": str(sip_health),
-        "SIP_GATEWAY_ENV": ",".join(
-            f'{k}="{v}"'
-            for k, v in {
-                "SIP_GATEWAY_SIP_PORT": str(sip),
-                "SIP_GATEWAY_HEALTH_PORT": str(sip_health),
-                "SIP_GATEWAY_CALL_API_URL": f"wss://127.0.0.1:{https}/api/v1/call",
-                "SIP_GATEWAY_CALL_API_CA_FILE": str(CERTS_DIR / "ca.crt"),
-                "SIP_GATEWAY_CALL_API_TOKEN": gateway_key,
-                "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
-                "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
-                # SIPp (make demo-sip) does not answer keepalive re-INVITEs: only long calls get one.
-                "SIP_GATEWAY_KEEPALIVE_SECONDS": "300",
-                "PYTHONUNBUFFERED": "1",
-            }.items()
-        ),
+        "PROGRAMS": supervisord.programs(services, LOG_DIR),
     }
     CONF.write_text(nginx_render.render_template(TEMPLATE.read_text(), values))
     CONF.chmod(0o600)  # it holds the mediasoup secret
@@ -164,6 +145,8 @@ def write_config() -> dict[str, str]:
     env = {
         "WSS_URL": f"wss://127.0.0.1:{https}/api/v1/call",
         "CA_FILE": str(CERTS_DIR / "ca.crt"),
+        "GATEWAY_TOKEN": creds.gateway_key,
+        "WEB_URL": f"https://127.0.0.1:{https}/",
         "HTTPS_PORT": str(https),
         "HTTP_PORT": str(http),
         "REDIS_PORT": str(redis),
@@ -178,49 +161,24 @@ def write_config() -> dict[str, str]:
         "LOG_DIR": str(LOG_DIR),
     }
     ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    return env
-
-
-def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    ENV_FILE.chmod(0o600)  # it holds the gateway key
+    return env, services
 
 
 # --- health ------------------------------------------------------------------------------------
 
 
-def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-    )
-    try:
-        with opener.open(url, timeout=1) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False
-
-
-def redis_ok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def health_checks(env: dict[str, str]) -> dict[str, Callable[[], bool]]:
+def health_checks(env: dict[str, str], services: list[ServiceSpec]) -> dict[str, Callable[[], bool]]:
+    """Each service's own readiness probe; the gateway's also proves a call-api answers through it
+    (TLS verified against the local CA)."""
+    checks = {spec.name: spec.ready for spec in services}
     tls = ssl.create_default_context(cafile=env["CA_FILE"])
     gateway = f"https://127.0.0.1:{env['HTTPS_PORT']}"
-    return {
-        "redis": lambda: redis_ok(int(env["REDIS_PORT"])),
-        "mediasoup": lambda: http_ok(f"http://127.0.0.1:{env['MEDIASOUP_PORT']}/healthz"),
-        "media-controller": lambda: http_ok(f"http://127.0.0.1:{env['MEDIA_CONTROLLER_PORT']}/readyz"),
-        "call-api-1": lambda: http_ok(f"http://127.0.0.1:{env['CALL_API_1_PORT']}/readyz"),
-        "call-api-2": lambda: http_ok(f"http://127.0.0.1:{env['CALL_API_2_PORT']}/readyz"),
-        # The gateway itself, then a call-api through it (TLS verified against the local CA).
-        "nginx": lambda: http_ok(f"{gateway}/nginx-healthz", tls) and http_ok(f"{gateway}/readyz", tls),
-        "sip-gateway": lambda: http_ok(f"http://127.0.0.1:{env['SIP_HEALTH_PORT']}/healthz"),
-    }
+    own = checks["nginx"]
+    checks["nginx"] = lambda: (
+        own() and http_ok(f"{gateway}/nginx-healthz", tls) and http_ok(f"{gateway}/readyz", tls)
+    )
+    return checks
 
 
 def log_tail(name: str, lines: int = 40, width: int = 600) -> str:
@@ -234,8 +192,7 @@ def log_tail(name: str, lines: int = 40, width: int = 600) -> str:
     )
 
 
-def wait_healthy(env: dict[str, str], timeout: float) -> None:
-    checks = health_checks(env)
+def wait_healthy(checks: dict[str, Callable[[], bool]], timeout: float) -> None:
     pending = set(PROGRAMS)
     deadline = time.monotonic() + timeout
     while pending:
@@ -273,13 +230,9 @@ def up() -> int:
         shutil.rmtree(RUN_DIR / "logs.previous", ignore_errors=True)
         LOG_DIR.rename(RUN_DIR / "logs.previous")
     LOG_DIR.mkdir()
-    env = write_config()
+    env, services = write_config()
     # The stack's processes get their settings from supervisord.conf only.
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CALL_API_", "MEDIA_CONTROLLER_", "MEDIASOUP_", "SIP_GATEWAY_"))
-    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_ENV_PREFIXES)}
     subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(CONF)], check=True, env=clean)
     deadline = time.monotonic() + 15
     while not running():
@@ -288,7 +241,7 @@ def up() -> int:
             return 1
         time.sleep(0.1)
     try:
-        wait_healthy(env, UP_TIMEOUT)
+        wait_healthy(health_checks(env, services), UP_TIMEOUT)
     except StackError as error:
         say(f"FAILED: {error}")
         say(f"last lines of {LOG_DIR / (error.program + '.log')}:\n{log_tail(error.program)}")
@@ -305,7 +258,7 @@ def down() -> int:
     pid = int(supervisor().getPID())
     supervisor().shutdown()
     deadline = time.monotonic() + DRAIN_GRACE_SECONDS + 30
-    while Path(f"/proc/{pid}").exists():
+    while procstat.alive(pid):
         if time.monotonic() > deadline:
             say(f"supervisord (pid {pid}) still running after shutdown")
             return 1

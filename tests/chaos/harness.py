@@ -234,7 +234,7 @@ def ended(call: GatewayCall) -> Event | None:
 
 
 async def wait_ended(call: GatewayCall, timeout: float) -> Event:
-    event = await call.wait_for(lambda e: e.name in ("call_ended", "call_failed"), timeout)
+    event = await call.events.wait(lambda e: e.name in ("call_ended", "call_failed"), timeout)
     async with asyncio.timeout(5):
         await call.closed.wait()
     return event

@@ -8,24 +8,18 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from voicebot_callsim.call import GatewayCall
+from voicebot_stack.procstat import alive as _pid_alive
+from voicebot_stack.procstat import children as _children
 
 from tests.chaos.report import Row
+from tests.support.callapi import factory_path
 from tests.support.stack import LocalStack
 
-ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
+ECHO_FACTORY = factory_path("create_echo_orchestrator")
 MAX_RECOVERY_SECONDS = 10.0  # "new calls work again within a few seconds"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +101,6 @@ async def test_nginx_killed_is_restarted(gateway_stack: LocalStack, row: Row) ->
         f"the 2 calls live through the old nginx were cut {min(cut_s):.1f}–{max(cut_s):.1f}s after the kill "
         f"(close {sorted({int(c.close_code or 0) for c in live})}): a gateway restart drops its calls"
     )
-
-
-def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 async def _closed_after(call: GatewayCall, since: float) -> float:

@@ -1,6 +1,7 @@
 """Whole calls through the real back end — call-api + the Orchestrator on gunicorn, the
 media-controller, a mediasoup worker, Redis — placed by a gateway client (callsim) with RTP on
-real UDP. Nothing is faked: the bot speaks with espeak-ng, the caller is understood by pocketsphinx."""
+real UDP. Nothing is faked: the bot speaks with Piper (the default voice), the caller is understood
+by pocketsphinx with the dialog's grammar — and, in a second stack, by Whisper (free speech)."""
 
 import asyncio
 import contextlib
@@ -8,14 +9,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import redis
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.call import GatewayCall
 from voicebot_protocol import CloseCode
+from voicebot_stack.credentials import scoped_call_id
 
-from tests.support.fullstack import FullStack
+from tests.support.fullstack import FullStack, start_full_stack
 from tests.support.procs import wait_until
 
 RATE = 16000
@@ -40,7 +44,24 @@ async def transcribe(pcm: bytes, phrases: list[str]) -> str:
         await session.aclose()
 
 
+@pytest.fixture(scope="module")
+def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
+    running = start_full_stack(
+        tmp_path_factory.mktemp("e2e-whisper"), call_api_env={"CALL_API_STT_PROVIDER": "whisper"}
+    )
+    yield running
+    running.stop()
+
+
 async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
+    await booking_call_with_a_barge_in(stack)
+
+
+async def test_booking_call_with_a_barge_in_heard_by_whisper(whisper_stack: FullStack) -> None:
+    await booking_call_with_a_barge_in(whisper_stack)
+
+
+async def booking_call_with_a_barge_in(stack: FullStack) -> None:
     call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Ann"})
     await call.start()
     legs = await call.setup_media()
@@ -82,8 +103,8 @@ async def test_booking_call_with_a_barge_in(stack: FullStack) -> None:
         # What the caller said over the bot was understood: the dialog moves on to the time of day.
         after_stop = call.events.index(stop)
         caller = await call.wait_event("transcript", 20, after_stop, role="caller")
-        assert "wednesday" in caller.message["payload"]["text"]
-        await call.wait_for(
+        assert "wednesday" in caller.message["payload"]["text"].lower()  # Whisper writes "Wednesday."
+        await call.events.wait(
             lambda e: any("morning or afternoon" in t["text"].lower() for t in bot_texts(call)), 20
         )
 
@@ -106,9 +127,11 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
     await call.wait_event("play_audio", 20)
     await call.terminate()
 
+    media_call_id = scoped_call_id(call_id)  # the media plane names it within the gateway's namespace
+
     def media_objects_left() -> list[dict]:
         sessions = stack.media.get("/v1/stats")["sessions"]
-        return [s for s in sessions if s["call_id"] == call_id]
+        return [s for s in sessions if s["call_id"] == media_call_id]
 
     def redis_keys_left() -> list[bytes]:
         return redis.Redis.from_url(stack.redis.url).keys(f"*{call_id}*")
@@ -120,7 +143,7 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
     assert media_objects_left() == []
     assert redis_keys_left() == []
     try:
-        stack.media.get(f"/v1/sessions/{call_id}/stats")
+        stack.media.get(f"/v1/sessions/{media_call_id}/stats")
         raise AssertionError("the media-controller still knows the call")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404

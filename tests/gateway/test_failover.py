@@ -9,11 +9,18 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from voicebot_callsim.raw import (
+    CALL_TERMINATED,
+    expect_close,
+    instance_of,
+    mediasoup_exchange,
+    start_call,
+    trace_header,
+)
 from websockets.asyncio.client import ClientConnection
 
 from tests.gateway.conftest import StartGateway
-from tests.gateway.wss import echo, instance_of, open_call, trace_header
-from tests.support.callapi import CALL_TERMINATED, CallApiServer, expect_close
+from tests.support.callapi import CallApiServer
 from tests.support.nginx import NginxGateway
 from tests.support.procs import Proc, wait_until
 
@@ -42,7 +49,7 @@ async def test_stopped_instance_is_skipped_for_new_calls(start_gateway: StartGat
     nginx, (first, second) = start_gateway()
     context = nginx.ssl_context()
     first.stop()
-    calls = [await open_call(nginx.wss_url, context, new_call_id()) for _ in range(10)]
+    calls = [await start_call(nginx.wss_url, new_call_id(), ssl=context) for _ in range(10)]
     assert Counter(instance_of(ws) for ws, _ in calls) == {second.instance: 10}
     assert await end_calls(calls) == [1000] * 10
 
@@ -52,7 +59,7 @@ async def start_draining(
 ) -> tuple[NginxGateway, ClientConnection, CallApiServer, CallApiServer, Proc]:
     """A gateway over two instances, a call on one of them, and that instance SIGTERMed (draining)."""
     nginx, apis = start_gateway(CALL_API_DRAIN_GRACE_SECONDS="20")
-    active, _ = await open_call(nginx.wss_url, nginx.ssl_context(), new_call_id())
+    active, _ = await start_call(nginx.wss_url, new_call_id(), ssl=nginx.ssl_context())
     draining = next(api for api in apis if api.instance == instance_of(active))
     other = next(api for api in apis if api is not draining)
     proc = draining.proc
@@ -68,7 +75,7 @@ async def test_draining_instance_keeps_its_active_call(start_gateway: StartGatew
     nginx, active, draining, _, proc = await start_draining(start_gateway)
     # The call still works during the grace period, on the draining instance, through nginx.
     for request_id in range(3):
-        assert (await echo(active, request_id))["payload"]["request_id"] == request_id
+        assert (await mediasoup_exchange(active, request_id, "ping"))["payload"]["request_id"] == request_id
         assert proc.alive()
     await active.send(CALL_TERMINATED)
     assert (await expect_close(active))[0] == 1000
@@ -80,7 +87,7 @@ async def test_draining_instance_keeps_its_active_call(start_gateway: StartGatew
 async def test_new_calls_skip_a_draining_instance(start_gateway: StartGateway) -> None:
     nginx, active, _, other, _ = await start_draining(start_gateway)
     context = nginx.ssl_context()
-    new_calls = [await open_call(nginx.wss_url, context, new_call_id()) for _ in range(6)]
+    new_calls = [await start_call(nginx.wss_url, new_call_id(), ssl=context) for _ in range(6)]
     assert Counter(instance_of(ws) for ws, _ in new_calls) == {other.instance: 6}
     assert await end_calls(new_calls) == [1000] * 6
     await active.close()

@@ -13,10 +13,21 @@ from email.message import Message
 
 import pytest
 import websockets
+from voicebot_callsim.raw import (
+    CALL_TERMINATED,
+    TRACE_ID,
+    call_start,
+    connect,
+    expect_close,
+    instance_of,
+    mediasoup_exchange,
+    recv_json,
+    start_call,
+    trace_header,
+)
 
 from tests.gateway.conftest import StartGateway
-from tests.gateway.wss import TRACE_ID, connect, echo, instance_of, open_call, trace_header
-from tests.support.callapi import CALL_TERMINATED, CallApiServer, call_start, expect_close, recv_json
+from tests.support.callapi import CallApiServer
 from tests.support.nginx import NginxGateway
 
 
@@ -27,7 +38,7 @@ def new_call_id() -> str:
 async def test_wss_call_end_to_end(gateway: tuple[NginxGateway, list[CallApiServer]]) -> None:
     nginx, apis = gateway
     call_id = new_call_id()
-    ws = await connect(nginx.wss_url, nginx.ssl_context())
+    ws = await connect(nginx.wss_url, ssl=nginx.ssl_context())
     instance = instance_of(ws)
     assert instance in {api.instance for api in apis}
     await ws.send(call_start(call_id, contact_name="Ann"))
@@ -36,7 +47,7 @@ async def test_wss_call_end_to_end(gateway: tuple[NginxGateway, list[CallApiServ
     assert accepted["payload"]["status"] == "ok"
     assert accepted["payload"]["trace_id"] == trace_header(ws)
 
-    answer = await echo(ws, 1)
+    answer = await mediasoup_exchange(ws, 1, "ping")
     assert answer["payload"]["request_id"] == 1
 
     await ws.send(CALL_TERMINATED)
@@ -56,7 +67,7 @@ async def test_twenty_calls_spread_over_both_instances(
 ) -> None:
     nginx, apis = gateway
     context = nginx.ssl_context()
-    calls = await asyncio.gather(*(open_call(nginx.wss_url, context, new_call_id()) for _ in range(20)))
+    calls = await asyncio.gather(*(start_call(nginx.wss_url, new_call_id(), ssl=context) for _ in range(20)))
     served = Counter(instance_of(ws) for ws, _ in calls)
     for ws, _ in calls:
         await ws.send(CALL_TERMINATED)
@@ -71,7 +82,7 @@ async def test_missing_trace_id_is_generated_and_reaches_the_call_api(
 ) -> None:
     nginx, apis = gateway
     call_id = new_call_id()
-    ws, accepted = await open_call(nginx.wss_url, nginx.ssl_context(), call_id)
+    ws, accepted = await start_call(nginx.wss_url, call_id, ssl=nginx.ssl_context())
     trace_id = trace_header(ws)
     assert re.fullmatch(TRACE_ID, trace_id)
     assert accepted["payload"]["trace_id"] == trace_id
@@ -87,7 +98,7 @@ async def test_valid_trace_id_is_kept(gateway: tuple[NginxGateway, list[CallApiS
     nginx, apis = gateway
     sent = secrets.token_hex(16)
     call_id = new_call_id()
-    ws, accepted = await open_call(nginx.wss_url, nginx.ssl_context(), call_id, {"X-Trace-ID": sent})
+    ws, accepted = await start_call(nginx.wss_url, call_id, {"X-Trace-ID": sent}, ssl=nginx.ssl_context())
     assert trace_header(ws) == sent
     assert accepted["payload"]["trace_id"] == sent
     api = next(api for api in apis if api.instance == instance_of(ws))
@@ -100,7 +111,7 @@ async def test_trace_id_of_a_traceparent_is_kept(gateway: tuple[NginxGateway, li
     nginx, _ = gateway
     trace_id = secrets.token_hex(16)
     headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
-    ws, accepted = await open_call(nginx.wss_url, nginx.ssl_context(), new_call_id(), headers)
+    ws, accepted = await start_call(nginx.wss_url, new_call_id(), headers, ssl=nginx.ssl_context())
     assert trace_header(ws) == trace_id
     assert accepted["payload"]["trace_id"] == trace_id
     await ws.close()
@@ -121,8 +132,8 @@ async def test_malformed_trace_id_is_replaced(
     gateway: tuple[NginxGateway, list[CallApiServer]], malformed: str
 ) -> None:
     nginx, _ = gateway
-    ws, accepted = await open_call(
-        nginx.wss_url, nginx.ssl_context(), new_call_id(), {"X-Trace-ID": malformed}
+    ws, accepted = await start_call(
+        nginx.wss_url, new_call_id(), {"X-Trace-ID": malformed}, ssl=nginx.ssl_context()
     )
     replaced = trace_header(ws)
     assert re.fullmatch(TRACE_ID, replaced) and replaced != malformed.lower()
@@ -174,10 +185,10 @@ async def test_tls_below_1_2_is_refused(gateway: tuple[NginxGateway, list[CallAp
     old.maximum_version = ssl.TLSVersion.TLSv1_1
     old.set_ciphers("DEFAULT@SECLEVEL=0")  # the client would offer TLS 1.0/1.1; the server must refuse
     with pytest.raises(ssl.SSLError):
-        await connect(nginx.wss_url, old)
+        await connect(nginx.wss_url, ssl=old)
     tls12 = nginx.ssl_context()
     tls12.maximum_version = ssl.TLSVersion.TLSv1_2
-    ws = await connect(nginx.wss_url, tls12)
+    ws = await connect(nginx.wss_url, ssl=tls12)
     await ws.close()
 
 
@@ -186,15 +197,15 @@ async def test_client_must_trust_the_gateway_certificate(
 ) -> None:
     nginx, _ = gateway
     with pytest.raises(ssl.SSLCertVerificationError):
-        await connect(nginx.wss_url, ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))  # trusts no CA
+        await connect(nginx.wss_url, ssl=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))  # trusts no CA
 
 
 async def test_connection_limit_per_client_ip(start_gateway: StartGateway) -> None:
     nginx, _ = start_gateway(nginx_overrides={"conn_per_ip": 3})
     context = nginx.ssl_context()
-    held = [await connect(nginx.wss_url, context) for _ in range(3)]
+    held = [await connect(nginx.wss_url, ssl=context) for _ in range(3)]
     with pytest.raises(websockets.InvalidStatus) as refused:
-        await connect(nginx.wss_url, context)
+        await connect(nginx.wss_url, ssl=context)
     assert refused.value.response.status_code == 429
     for ws in held:
         await ws.close()

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import websockets
+from voicebot_callsim.raw import call_start, connect, instance_of, recv_json, trace_header
+from voicebot_stack.probes import http_ok as stack_http_ok
+from voicebot_stack.procstat import alive as pid_alive
+from voicebot_stack.procstat import children
+from websockets.exceptions import InvalidStatus
 
-from infra.stack.stack import http_ok as stack_http_ok
-from tests.gateway.wss import instance_of, trace_header
-from tests.support.callapi import call_start, recv_json
+from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
@@ -31,16 +33,7 @@ PORT_KEYS = (
     "CALL_API_2_PORT",
 )
 # For the tests that only start and stop the stack (no call): no TTS/STT work at all.
-ECHO_FACTORY = "call_api.orchestrator.testing:create_echo_orchestrator"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+ECHO_FACTORY = factory_path("create_echo_orchestrator")
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +51,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack
         assert stopped.returncode == 0, stopped.stderr
 
 
-def test_up_prints_exactly_the_two_lines(stack: tuple[LocalStack, str]) -> None:
+def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
     local, stdout = stack
     values = local.values()
     assert stdout.splitlines() == [
         f"WSS_URL={values['WSS_URL']}",
         f"CA_FILE={values['CA_FILE']}",
+        f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
+        f"WEB_URL={values['WEB_URL']}",
         f"SIP_URI={values['SIP_URI']}",
     ]
     assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+", values["SIP_URI"])
+    assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
+    assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
     assert Path(values["CA_FILE"]).is_file()
     ports = [int(values[key]) for key in PORT_KEYS]
@@ -100,7 +97,9 @@ async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalSt
     context = ssl.create_default_context(cafile=values["CA_FILE"])
     served = set()
     for index in range(4):
-        async with websockets.connect(values["WSS_URL"], ssl=context, proxy=None, open_timeout=10) as ws:
+        token = values["GATEWAY_TOKEN"]  # the printed credential, by header or by query
+        url = values["WSS_URL"] + (f"?token={token}" if index % 2 else "")
+        async with await connect(url, ssl=context, token=None if index % 2 else token) as ws:
             served.add(instance_of(ws))
             await ws.send(call_start(f"stack-{index}-{os.getpid()}"))
             accepted = await recv_json(ws, 10)
@@ -115,6 +114,28 @@ async def test_calls_through_the_stack_reach_both_instances(stack: tuple[LocalSt
     assert {
         r["call_api_instance"] for r in access if r["uri"] == "/api/v1/call" and r["status"] == 101
     } >= served
+    logs = "".join(path.read_text() for path in (local.dir / "logs").glob("*.log*"))
+    logs += (local.dir / "logs" / "nginx-access.json").read_text()
+    assert values["GATEWAY_TOKEN"] not in logs, "a credential was written to a log"
+
+
+async def test_the_stack_refuses_calls_without_its_token(stack: tuple[LocalStack, str]) -> None:
+    local, _ = stack
+    values = local.values()
+    context = ssl.create_default_context(cafile=values["CA_FILE"])
+    for token in (None, "vbk_not-the-key", values["GATEWAY_TOKEN"][:-2]):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(values["WSS_URL"], ssl=context, token=token)
+        response = refused.value.response
+        assert response.status_code == 401, token
+        assert json.loads(response.body) == {
+            "event": "call_failed",
+            "reason": json.loads(response.body)["reason"],
+            "code": "unauthorized",
+        }
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(values["WSS_URL"], {"Origin": "https://evil.example"}, ssl=context)
+    assert refused.value.response.status_code == 403
 
 
 async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> None:
@@ -122,13 +143,7 @@ async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> 
     values = local.values()
     trace_id = secrets.token_hex(16)
     context = ssl.create_default_context(cafile=values["CA_FILE"])
-    async with websockets.connect(
-        values["WSS_URL"],
-        ssl=context,
-        proxy=None,
-        open_timeout=10,
-        additional_headers={"X-Trace-ID": trace_id},
-    ) as ws:
+    async with await connect(values["WSS_URL"], {"X-Trace-ID": trace_id}, ssl=context) as ws:
         await ws.send(call_start(f"trace-{trace_id[:8]}", contact_name="Ann"))
         assert (await recv_json(ws, 10))["event"] == "call_accepted"
         await ws.close()
@@ -139,10 +154,6 @@ async def test_trace_id_reaches_every_service(stack: tuple[LocalStack, str]) -> 
 
 def wait_for_text(path: Path, text: str, timeout: float = 10.0) -> None:
     wait_until(lambda: text in path.read_text(), timeout, f"{text!r} in {path.name}")
-
-
-def children(pid: int) -> list[int]:
-    return [p for p in map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
 
 
 def healthy(values: dict[str, str], program: str) -> bool:

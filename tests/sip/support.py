@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voicebot_stack import credentials
+from voicebot_stack.launch import launch
+from voicebot_stack.procs import Proc
+
+from infra.stack.sip import sip_gateway
 from tests.support.fullstack import FullStack
 from tests.support.nginx import Certs, NginxGateway
-from tests.support.procs import REPO_ROOT, VENV_BIN, Proc, free_port, http_ok
+from tests.support.procs import REPO_ROOT, free_port
 
 SCENARIOS = Path(__file__).with_name("scenarios")
 
@@ -42,27 +47,20 @@ class SipGateway:
 
 
 def start_sip_gateway(log_dir: Path, nginx: NginxGateway, certs: Certs, **env: str) -> SipGateway:
+    """The gateway from the stack's own service spec (infra/stack/sip.py), with the stack's gateway
+    key for call-api; keepalive re-INVITEs off (SIPp scenarios do not answer them)."""
     sip_port = free_port(socket.SOCK_DGRAM)
     health_port = free_port()
-    proc = Proc(
-        "sip-gateway",
-        [str(VENV_BIN / "python"), "-m", "sip_gateway"],
-        log_dir=log_dir,
-        env={
-            "SIP_GATEWAY_SIP_PORT": str(sip_port),
-            "SIP_GATEWAY_HEALTH_PORT": str(health_port),
-            "SIP_GATEWAY_CALL_API_URL": nginx.wss_url,
-            "SIP_GATEWAY_CALL_API_CA_FILE": str(certs.ca),
-            "SIP_GATEWAY_ALLOW_NETWORKS": "127.0.0.1/32",
-            "SIP_GATEWAY_VAR_HEADERS": "X-Customer-Id",
-            # SIPp scenarios do not answer keepalive re-INVITEs; the tests that need them set it.
-            "SIP_GATEWAY_KEEPALIVE_SECONDS": "0",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        },
-    ).start()
-    proc.wait_ready(lambda: http_ok(f"http://127.0.0.1:{health_port}/healthz"), timeout=20)
-    return SipGateway(proc, sip_port, health_port)
+    spec = sip_gateway(
+        sip_port,
+        health_port,
+        wss_url=nginx.wss_url,
+        ca_file=certs.ca,
+        gateway_key=credentials.local().gateway_key,
+        keepalive_s=0,
+        extra_env=env,
+    )
+    return SipGateway(launch(spec, log_dir, timeout=20), sip_port, health_port)
 
 
 @dataclass

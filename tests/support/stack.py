@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport
-
-from tests.support.procs import REPO_ROOT
+from voicebot_stack import supervisord
+from voicebot_stack.paths import REPO_ROOT
 
 STACK_SH = REPO_ROOT / "scripts" / "stack.sh"
 
@@ -45,8 +43,7 @@ class LocalStack:
         return dict(line.split("=", 1) for line in lines if "=" in line)
 
     def supervisor(self) -> Any:
-        transport = SupervisorTransport(None, None, f"unix://{self.dir / 'supervisor.sock'}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        return supervisord.rpc(self.dir / "supervisor.sock")
 
     def processes(self) -> dict[str, dict[str, Any]]:
         return {p["name"]: p for p in self.supervisor().getAllProcessInfo()}

@@ -21,7 +21,7 @@ async def booking_call_with_barge_in(call: GatewayCall) -> None:
     await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))  # one second of the reply plays
     await call.say(speech_pcm("wednesday", RATE), RATE)
     await call.wait_event("stop_audio", 5, since)
-    await call.wait_for(
+    await call.events.wait(
         lambda e: e.name == "transcript" and "morning or afternoon" in e.message["payload"]["text"].lower(),
         20,
         since,

@@ -11,6 +11,7 @@ from typing import Any
 
 from voicebot_callsim.call import GatewayCall
 from voicebot_protocol import CloseCode
+from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import CALL_TERMINATED, call_start, connect, expect_close, open_call, recv_json
 from tests.support.procs import Proc
@@ -104,19 +105,20 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
     # call-api → media-controller over HTTP: the controller's server span hangs under the
     # call-api's aiohttp client span; the controller's commands to mediasoup under its requests.
     opened = next(s for s in spans if s.name == "POST /v1/sessions")
-    assert opened.kind == SERVER and opened.attributes["call.id"] == call_id
+    media_call_id = scoped_call_id(call_id)  # the media plane names the call within its gateway
+    assert opened.kind == SERVER and opened.attributes["call.id"] == media_call_id
     client = by_id[opened.parent_span_id]  # type: ignore[index]
     assert (client.service, client.kind) == ("call-api", CLIENT)
     assert "factory" in ancestors(client)
     for span in spans:
         if span.service == "media-controller" and span.name.startswith("mediasoup "):
-            assert span.kind == CLIENT and span.attributes["call.id"] == call_id
+            assert span.kind == CLIENT and span.attributes["call.id"] == media_call_id
             assert by_id[span.parent_span_id].service == "media-controller"  # type: ignore[index]
     # … and the mediasoup service's SERVER span of each command under the controller's CLIENT span.
     for span in spans:
         if span.service == "mediasoup":
             caller = by_id[span.parent_span_id]  # type: ignore[index]
-            assert span.kind == SERVER and span.attributes["call.id"] == call_id
+            assert span.kind == SERVER and span.attributes["call.id"] == media_call_id
             assert (caller.service, caller.name, caller.kind) == (
                 "media-controller",
                 f"mediasoup {span.name}",
@@ -135,11 +137,15 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
         assert records, service
         missing = [r for r in records if "trace_id" not in r or "call_id" not in r]
         assert not missing, f"{service}: lines without trace_id/call_id: {missing[:3]}"
-        of_call = [r for r in records if r["call_id"] == call_id]
+        # call-api logs the client's call_id; the media plane names the call within its gateway
+        named = call_id if service == "call-api" else scoped_call_id(call_id)
+        of_call = [r for r in records if r["call_id"] == named]
         assert len(of_call) >= 3, f"{service}: {len(of_call)} lines of the call"
         wrong = [r for r in of_call if r["trace_id"] != trace_id]
         assert not wrong, f"{service}: lines of the call with another trace id: {wrong[:3]}"
-    mediasoup_events = {r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == call_id}
+    mediasoup_events = {
+        r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == media_call_id
+    }
     assert {"session_opened", "session_closed"} <= mediasoup_events
     assert receiver.bad_requests == []
     # Nothing is recorded outside a call: no span anywhere without a parent (probes' Redis PINGs,

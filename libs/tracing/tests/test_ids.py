@@ -21,3 +21,12 @@ def test_invalid_traceparents_carry_no_trace_id() -> None:
         f"00-{trace_id[:-1]}-{'a' * 16}-01",
     ):
         assert trace_id_of_traceparent(bad) is None, bad
+
+
+def test_credentials_in_log_text_are_redacted() -> None:
+    from voicebot_tracing.logs import redact
+
+    line = '127.0.0.1:5 - "WebSocket /api/v1/call?token=vbk_abc123&x=1" [accepted]'
+    assert redact(line) == '127.0.0.1:5 - "WebSocket /api/v1/call?token=[redacted]&x=1" [accepted]'
+    assert redact("Authorization: Bearer vbt1.a.b") == "Authorization: Bearer [redacted]"
+    assert redact("nothing secret here, tokens=3") == "nothing secret here, tokens=3"

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from voicebot_tracing import setup_logging
 
 from call_api import endpoint, health, metrics
+from call_api.auth import Authenticator, parse_gateway_keys, web_tokens
+from call_api.auth import routes as auth_routes
 from call_api.cache import RedisCacheManager
 from call_api.factory_loader import load_factory
 from call_api.instance_header import InstanceHeaderMiddleware
 from call_api.registry import CallRegistry
-from call_api.settings import Settings
+from call_api.settings import AuthSettings, Settings
 from call_api.telemetry import (
     SERVICE_NAME,
     instrument_app,
@@ -39,6 +41,21 @@ async def run_factory_hook(factory: object, name: str) -> None:
         log.exception("orchestrator factory %s hook failed", name)
 
 
+def make_authenticator(settings: AuthSettings, cache: RedisCacheManager) -> Authenticator:
+    keys = parse_gateway_keys(settings.gateway_keys)
+    if settings.auth_required and not keys and not settings.token_secret:
+        log.error("no gateway keys and no token secret: every call will be refused (docs/security.md)")
+    if not settings.auth_required:
+        log.warning("gateway authentication is OFF (CALL_API_AUTH_REQUIRED=false): anyone can place calls")
+    return Authenticator.create(
+        keys=keys,
+        token_secret=settings.token_secret,
+        allowed_origins=settings.allowed_origin_list,
+        required=settings.auth_required,
+        nonce_store=cache,
+    )
+
+
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastAPI:
     settings = settings or Settings()
     if configure_logging:
@@ -50,8 +67,9 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         setup_process_tracing(settings)
         factory = load_factory(settings.orchestrator_factory)
         app.state.factory = factory
-        cache = RedisCacheManager(settings.redis_url)
+        cache = RedisCacheManager(settings.cache.redis_url)
         app.state.cache = cache
+        app.state.authenticator = make_authenticator(settings.auth, cache)
         app.state.registry = CallRegistry(
             cache, ttl_seconds=settings.call_ttl_seconds, instance=settings.instance
         )
@@ -71,6 +89,8 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(endpoint.router)
+    app.include_router(auth_routes.router)
+    app.include_router(web_tokens.router)
     app.include_router(metrics.router)
     app.add_middleware(InstanceHeaderMiddleware, instance=settings.instance)
     instrument_app(app)

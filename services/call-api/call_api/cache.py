@@ -24,6 +24,7 @@ def _set_degraded_metric(degraded: bool) -> None:
 
     REDIS_DEGRADED.set(1 if degraded else 0)
 
+
 T = TypeVar("T")
 
 # KEYS[1] is deleted only while it still holds ARGV[1]: a call never frees a claim it does not own.

@@ -2,6 +2,10 @@
 
 import enum
 
+from voicebot_protocol.states import InvalidTransition, StateHolder, StateTable
+
+__all__ = ["CALL_STATES", "CallLifecycle", "CallState", "InvalidTransition"]
+
 
 class CallState(enum.Enum):
     CONNECTED = "connected"  # WebSocket accepted, waiting for call_start
@@ -11,31 +15,28 @@ class CallState(enum.Enum):
     CLOSED = "closed"  # socket closed and every resource released
 
 
-_ALLOWED: dict[CallState, frozenset[CallState]] = {
-    CallState.CONNECTED: frozenset({CallState.STARTING, CallState.ENDING, CallState.CLOSED}),
-    CallState.STARTING: frozenset({CallState.ACTIVE, CallState.ENDING, CallState.CLOSED}),
-    CallState.ACTIVE: frozenset({CallState.ENDING, CallState.CLOSED}),
-    CallState.ENDING: frozenset({CallState.CLOSED}),
-    CallState.CLOSED: frozenset(),
-}
+CALL_STATES = StateTable(
+    "call",
+    {
+        CallState.CONNECTED: {CallState.STARTING, CallState.ENDING, CallState.CLOSED},
+        CallState.STARTING: {CallState.ACTIVE, CallState.ENDING, CallState.CLOSED},
+        CallState.ACTIVE: {CallState.ENDING, CallState.CLOSED},
+        CallState.ENDING: {CallState.CLOSED},
+        CallState.CLOSED: set(),
+    },
+)
 
 
-class InvalidTransition(RuntimeError):
-    pass
-
-
-class CallLifecycle:
-    """Holds the current state; `advance` refuses any transition not in the table."""
+class CallLifecycle(StateHolder[CallState]):
+    """The current state; `advance` refuses any transition not in CALL_STATES."""
 
     def __init__(self) -> None:
-        self.state = CallState.CONNECTED
+        super().__init__(CALL_STATES, CallState.CONNECTED)
         # Once call_accepted is out, the end of the call is announced with call_ended, not call_failed.
         self.was_accepted = False
 
     def advance(self, to: CallState) -> None:
-        if to not in _ALLOWED[self.state]:
-            raise InvalidTransition(f"call cannot go from {self.state.value} to {to.value}")
-        self.state = to
+        super().advance(to)
         if to is CallState.ACTIVE:
             self.was_accepted = True
 

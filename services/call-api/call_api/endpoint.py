@@ -12,5 +12,11 @@ router = APIRouter()
 @router.websocket(CALL_PATH)
 async def call_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
-    session = CallSession(websocket, settings=state.settings, registry=state.registry, factory=state.factory)
+    session = CallSession(
+        websocket,
+        settings=state.settings,
+        registry=state.registry,
+        factory=state.factory,
+        authenticator=state.authenticator,
+    )
     await session.serve()

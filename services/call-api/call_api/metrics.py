@@ -67,6 +67,9 @@ PROVIDER_RETRIES = Counter(
 CACHE_LOOKUPS = Counter(
     "callapi_cache_lookups_total", "Cache lookups by cache and result", ["cache", "result"]
 )
+AUTH_REFUSALS = Counter(
+    "callapi_auth_refusals_total", "Handshakes and token requests refused, by code", ["code"]
+)
 REDIS_DEGRADED = Gauge(
     "callapi_redis_degraded",
     "1 while Redis is unreachable and the cache is bypassed (degraded mode)",
@@ -89,6 +92,10 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 async def metrics_endpoint() -> Response:
     return Response(content=render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def auth_refused(code: str) -> None:
+    AUTH_REFUSALS.labels(code=code if code in ("unauthorized", "forbidden_origin") else "other").inc()
 
 
 def provider_label(provider: str) -> str:

@@ -5,7 +5,6 @@ The spec's five steps: trace id from the headers; call_id and initial_vars from 
 failure, call_failed and close. Every outcome (and its close code) is listed in docs/protocol.md."""
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +34,11 @@ from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_fo
 from voicebot_tracing.context import set_call
 
 from call_api import metrics
+from call_api.auth import Authenticator, AuthRefusal, GatewayIdentity
+from call_api.auth.identity import ANONYMOUS, media_call_id
+from call_api.call_codec import CALL_CODEC
 from call_api.call_state import CallLifecycle, CallState
+from call_api.client_socket import ClientSocket
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
 from call_api.registry import CallRegistry
 from call_api.settings import Settings
@@ -46,11 +49,14 @@ tracer = trace.get_tracer("call_api.session")
 
 CLOSE_CODE_FOR_END: dict[EndReason, CloseCode] = {
     EndReason.DIALOG_COMPLETED: CloseCode.NORMAL,
+    EndReason.TRANSFERRED: CloseCode.NORMAL,
     EndReason.MEDIA_FAILURE: CloseCode.MEDIA_FAILURE,
     EndReason.PROVIDER_FAILURE: CloseCode.PROVIDER_FAILURE,
     EndReason.SERVER_SHUTDOWN: CloseCode.GOING_AWAY,
     EndReason.TOO_MANY_ERRORS: CloseCode.TOO_MANY_ERRORS,
     EndReason.INTERNAL_ERROR: CloseCode.INTERNAL_ERROR,
+    EndReason.MAX_DURATION: CloseCode.NORMAL,
+    EndReason.CALLER_SILENCE: CloseCode.NORMAL,
 }
 
 # Before acceptance a bad first frame is refused with the close code that names the problem.
@@ -72,45 +78,74 @@ class CallSession:
         settings: Settings,
         registry: CallRegistry,
         factory: OrchestratorFactory,
+        authenticator: Authenticator,
     ) -> None:
         self.websocket = websocket
+        self.authenticator = authenticator
+        self.identity: GatewayIdentity = ANONYMOUS
         self.settings = settings
         self.registry = registry
         self.factory = factory
         self.lifecycle = CallLifecycle()
         self.header_trace_id = trace_id_from_header(websocket)
         self.trace_id = self.header_trace_id or new_trace_id()
-        self.call_id: str | None = None
+        self.call_id: str | None = None  # as the client named it (logs, messages, the factory)
+        self.claim_id: str | None = None  # within the gateway's namespace: `<gateway>~<call_id>`
         self.token = registry.new_token()
         self.errors = 0
-        self.client_gone = False
-        self.send_failed = False
-        self.disconnect_code: int | None = None
-        self.socket_closed = False
+        self.socket = ClientSocket(
+            websocket,
+            settings.send_timeout,
+            on_stalled=lambda: self.request_end(EndReason.INTERNAL_ERROR, "client stopped reading"),
+        )
         self.end_request: tuple[EndReason, str] | None = None
         self._end_requested = asyncio.Event()
         self._started_at = time.monotonic()
 
     # --- the whole call -----------------------------------------------------
 
-    async def _deny_handshake(self) -> None:
-        """A draining instance refuses the upgrade itself with HTTP 503: a gateway (nginx's
-        proxy_next_upstream) can then retry the call on another instance, which it cannot do once
-        the WebSocket is open."""
-        refusal = CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
-        log.info("handshake refused: draining")
+    async def _deny_handshake(self, status: int, refusal: CallFailed) -> None:
+        """Refuse the upgrade itself with an HTTP answer: 503 while draining, so that a gateway
+        (nginx's proxy_next_upstream) can retry the call on another instance, which it cannot do
+        once the WebSocket is open; 401/403 for a missing or refused credential."""
         try:
             await self.websocket.send_denial_response(
-                Response(refusal.to_json(), status_code=503, media_type="application/json")
+                Response(refusal.to_json(), status_code=status, media_type="application/json")
             )
         except RuntimeError:  # a server without the websocket.http.response extension
-            await self.websocket.close(code=CloseCode.TRY_AGAIN_LATER, reason=FailureCode.SERVER_DRAINING)
+            close_code = CloseCode.TRY_AGAIN_LATER if status == 503 else CloseCode.POLICY_VIOLATION
+            await self.websocket.close(code=close_code, reason=str(refusal.code))
         self.lifecycle.advance(CallState.CLOSED)
+
+    async def _authenticate(self) -> bool:
+        """The credential, checked before the upgrade (docs/security.md); the credential is never logged."""
+        try:
+            self.identity = await self.authenticator.authenticate(
+                self.websocket.headers, self.websocket.query_params
+            )
+        except AuthRefusal as refusal:
+            metrics.auth_refused(refusal.code)
+            client = self.websocket.client.host if self.websocket.client else None
+            log.warning(
+                "handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client}
+            )
+            await self._deny_handshake(refusal.status, CallFailed(reason=refusal.reason, code=refusal.code))
+            return False
+        if not self.identity.may_set_trace_id and self.header_trace_id is not None:
+            self.header_trace_id = None  # an untrusted client cannot choose a trace id
+            self.trace_id = new_trace_id()
+            set_call(None, self.trace_id)
+        return True
 
     async def serve(self) -> None:
         set_call(None, self.trace_id)
+        if not await self._authenticate():
+            return
         if self.registry.draining:
-            await self._deny_handshake()
+            log.info("handshake refused: draining")
+            await self._deny_handshake(
+                503, CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
+            )
             return
         try:
             await self.websocket.accept()
@@ -130,7 +165,16 @@ class CallSession:
             if start is None:
                 return
             self.lifecycle.advance(CallState.STARTING)
+            if self.identity.call_id is not None and self.identity.call_id != start.payload.call_id:
+                await self._refuse(
+                    FailureCode.UNAUTHORIZED, "the call token is for another call_id", CloseCode.UNAUTHORIZED
+                )
+                return
             self.call_id = start.payload.call_id
+            # The claim and the media session are named within the gateway's namespace: another
+            # gateway's call of the same call_id is another call (docs/security.md).
+            self.claim_id = self.identity.scoped_call_id(start.payload.call_id)
+            media_call_id.set(self.claim_id)
             if self.header_trace_id is None:
                 self.trace_id = normalize_trace_id(start.payload.trace_id) or self.trace_id
             set_call(self.call_id, self.trace_id)
@@ -147,7 +191,7 @@ class CallSession:
                     )
                     return
                 with tracer.start_as_current_span("call_start"):
-                    claimed = await self.registry.claim(self.call_id, self, self.token)
+                    claimed = await self.registry.claim(self.claim_id, self, self.token)
                 if not claimed:
                     await self._refuse(
                         FailureCode.DUPLICATE_CALL,
@@ -155,6 +199,7 @@ class CallSession:
                         CloseCode.DUPLICATE_CALL,
                     )
                     return
+                CALL_CODEC.set(start.payload.codec or "opus")  # for the factory (call_codec.py)
                 orchestrator = await self._create_orchestrator(start.payload.initial_vars)
                 if orchestrator is None:
                     return
@@ -167,9 +212,9 @@ class CallSession:
             log.exception("call failed unexpectedly")
             await self._end_unexpectedly()
         finally:
-            if claimed and self.call_id is not None:
+            if claimed and self.claim_id is not None:
                 with trace.use_span(call_span):  # the release's Redis command belongs to the call
-                    await self.registry.release(self.call_id, self.token)
+                    await self.registry.release(self.claim_id, self.token)
             await self._close(CloseCode.INTERNAL_ERROR, "internal_error")
             self.lifecycle.advance(CallState.CLOSED)
             log.info(
@@ -177,7 +222,7 @@ class CallSession:
                 extra={
                     "duration_s": round(time.monotonic() - self._started_at, 3),
                     "bad_frames": self.errors,
-                    "client_close_code": self.disconnect_code,
+                    "client_close_code": self.socket.disconnect_code,
                 },
             )
 
@@ -252,9 +297,16 @@ class CallSession:
         )
         end_wait = asyncio.create_task(self._end_requested.wait(), name=f"call:{self.call_id}:end-wait")
         keepalive = asyncio.create_task(self._keep_claim_alive(), name=f"call:{self.call_id}:claim-keepalive")
+        time_limit = asyncio.get_running_loop().call_later(
+            self.settings.max_call_seconds,
+            self.request_end,
+            EndReason.MAX_DURATION,
+            f"the call reached its maximum duration ({self.settings.max_call_seconds:g} s)",
+        )
         try:
             await asyncio.wait({run_task, end_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            time_limit.cancel()
             for task in (end_wait, keepalive, run_task):
                 task.cancel()
             await asyncio.gather(end_wait, keepalive, run_task, return_exceptions=True)
@@ -269,7 +321,7 @@ class CallSession:
         else:
             result: CallResult | None = run_task.result()
             if result is None:
-                log.info("call ended by the client", extra={"terminated": not self.client_gone})
+                log.info("call ended by the client", extra={"terminated": not self.socket.gone})
                 self._outcome("ended", "client_ended")
                 self.lifecycle.advance(CallState.ENDING)
                 await self._close(CloseCode.NORMAL, "call_terminated")
@@ -303,10 +355,10 @@ class CallSession:
             self.request_end(EndReason.TOO_MANY_ERRORS, f"{self.errors} bad frames")
 
     async def _keep_claim_alive(self) -> None:
-        assert self.call_id is not None
+        assert self.claim_id is not None
         while True:
             await asyncio.sleep(self.settings.call_ttl_seconds / 3)
-            await self.registry.refresh(self.call_id, self.token)
+            await self.registry.refresh(self.claim_id, self.token)
 
     async def _close_orchestrator(self, orchestrator: Orchestrator) -> None:
         try:
@@ -323,38 +375,10 @@ class CallSession:
 
     async def send(self, message: ServerMessage) -> None:
         """websocket_out: never raises; a message to a gone client is dropped."""
-        if self.client_gone or self.send_failed or self.socket_closed:
-            return
-        try:
-            async with asyncio.timeout(self.settings.send_timeout):
-                await self.websocket.send_text(message.to_json())
-        except TimeoutError:
-            log.warning("client stopped reading; ending the call")
-            self.client_gone = True
-            self.request_end(EndReason.INTERNAL_ERROR, "client stopped reading")
-        except Exception:
-            # The socket is closing (the client left, or uvicorn closed it, e.g. 1009); its
-            # disconnect message is queued, so receiving still ends cleanly with its close code.
-            log.debug("send to a closed socket; message dropped", exc_info=True)
-            self.send_failed = True
+        await self.socket.send(message)
 
     async def _receive_frame(self) -> str | bytes | None:
-        """The next text or binary frame; None once the client is gone."""
-        if self.client_gone:
-            return None
-        try:
-            message = await self.websocket.receive()
-        except Exception:
-            self.client_gone = True
-            return None
-        if message["type"] == "websocket.disconnect":
-            self.client_gone = True
-            self.disconnect_code = message.get("code")
-            return None
-        text = message.get("text")
-        if text is not None:
-            return str(text)
-        return bytes(message.get("bytes") or b"")
+        return await self.socket.receive()
 
     async def _refuse(self, code: FailureCode | str, reason: str, close_code: CloseCode) -> None:
         """Before acceptance: call_failed, then close."""
@@ -388,11 +412,4 @@ class CallSession:
             await self._refuse(FailureCode.ORCHESTRATOR_ERROR, "internal error", CloseCode.INTERNAL_ERROR)
 
     async def _close(self, code: CloseCode, reason: str) -> None:
-        if self.socket_closed:
-            return
-        self.socket_closed = True
-        if self.client_gone or self.send_failed:
-            return
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.settings.send_timeout):
-                await self.websocket.close(int(code), reason)
+        await self.socket.close(code, reason)

@@ -1,21 +1,88 @@
-"""call-api settings, read from the environment (prefix CALL_API_)."""
+"""call-api's one Settings object, read from the environment (prefix CALL_API_).
+
+Nested sections group the knobs by the part that reads them (`settings.cache.redis_url`,
+`settings.orchestrator.provider_timeout`, ...), while every environment variable keeps its flat
+name (CALL_API_REDIS_URL, CALL_API_PROVIDER_TIMEOUT, ...): each section reads the environment
+itself with the same prefix. The providers' choice stays in call_api.providers.config
+(ProviderSettings, the same prefix), read where the providers are made."""
 
 import socket
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from call_api.auth.keys import parse_gateway_keys
+
 DEFAULT_FACTORY = "call_api.orchestrator.factory:create_orchestrator_instance"
+ENV_PREFIX = "CALL_API_"
+
+
+class CacheSettings(BaseSettings):
+    """Redis: the call registry, the TTS cache, the filler."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    tts_cache_ttl: int = 24 * 3600
+
+
+class MediaSettings(BaseSettings):
+    """The media-controller, and how long the greeting waits for the gateway's bot leg."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    media_controller_url: str = "http://127.0.0.1:8100"
+    media_ready_timeout: float = 10.0  # no bot_leg_ready by then: greet anyway (with a warning)
+    # The controller's API secret (MEDIA_CONTROLLER_API_SECRET there): sent as a Bearer token.
+    media_controller_secret: str = ""
+
+
+class AuthSettings(BaseSettings):
+    """Who may place calls (docs/security.md)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # Gateway authentication (docs/security.md): `<gateway_id>:<sha256 hex of the key>,...`.
+    gateway_keys: str = ""
+    token_secret: str | None = Field(default=None, min_length=32)  # HMAC key of call tokens
+    allowed_origins: str = ""  # comma-separated browser origins, e.g. https://phone.example.com
+    auth_required: bool = True  # false only for a closed lab: every handshake is then anonymous
+    call_token_ttl_seconds: int = Field(default=60, ge=1)
+    call_token_max_ttl_seconds: int = Field(default=3600, ge=1)
+
+    @field_validator("gateway_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_gateway_keys(value)  # a typo in a key entry stops the service at start, not per call
+        return value
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+
+class OrchestratorSettings(BaseSettings):
+    """The dialog's timing and the provider fallback policy."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    tts_check_timeout: float = 2.0
+    provider_timeout: float = 5.0  # one TTS sentence, one STT finish, the first dialog chunk
+    provider_attempts: int = 3  # failures in a row before the call ends (each plays the filler)
+    provider_backoff: float = 0.2  # seconds, doubled per failure
+    silence_timeout: float = 8.0  # no caller speech in USER_TURN → the dialog reprompts
+    max_utterance_seconds: float = 15.0
+    preroll_ms: int = 400  # caller audio kept before a barge-in, fed to STT with the new turn
+    hangup_after_ms: int = 300  # after the last reply finished playing
+    transfer_timeout: float = 30.0  # no transfer_result by then: the transfer failed
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CALL_API_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 
     bind: str = "0.0.0.0:8000"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    media_controller_url: str = "http://127.0.0.1:8100"
     orchestrator_factory: str = DEFAULT_FACTORY
     call_start_timeout: float = Field(default=10.0, gt=0)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -25,10 +92,15 @@ class Settings(BaseSettings):
     call_ttl_seconds: int = Field(default=30, ge=3)
     orchestrator_close_timeout: float = Field(default=10.0, gt=0)
     send_timeout: float = Field(default=10.0, gt=0)
+    max_call_seconds: float = Field(default=3600.0, gt=0)  # then call_ended max_duration
     # None: "otlp" when an endpoint is known (otlp_endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     trace_exporter: Literal["none", "console", "otlp"] | None = None
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @cached_property
     def instance(self) -> str:

@@ -1,9 +1,17 @@
-from collections.abc import Callable, Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from call_api.app import create_app
+from call_api.settings import CacheSettings, Settings
+from fastapi import FastAPI
 
 from tests.support.callapi import CallApiServer, factory_path
+from tests.support.procs import free_port
 from tests.support.redis import RedisServer
 
 # Short limits so the bad-input tests run fast; the behaviour is the same at the defaults.
@@ -52,3 +60,46 @@ def start_call_api(redis_server: RedisServer, log_dir: Path) -> Iterator[Callabl
     yield start
     for server in started:
         server.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """settings.bind names the port; the app is served until the block ends."""
+    host, port = settings.bind.rsplit(":", 1)
+    app = create_app(settings, configure_logging=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=int(port), log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if serving.done():
+                    serving.result()  # raises the reason it could not start
+                await asyncio.sleep(0.01)
+        yield app
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(10):
+            await serving
+
+
+@pytest.fixture
+def serve() -> Callable[[Settings], contextlib.AbstractAsyncContextManager[FastAPI]]:
+    return serve_app
+
+
+@pytest.fixture
+def echo_settings(tmp_path: Path) -> Iterator[Callable[..., Settings]]:
+    """Settings for an in-process app with the echo orchestrator, a Redis of its own and a free
+    port; keyword arguments override top-level fields or whole sections (auth=AuthSettings(...))."""
+    redis = RedisServer(tmp_path).start()
+
+    def make(**overrides: Any) -> Settings:
+        return Settings(
+            bind=f"127.0.0.1:{free_port()}",
+            cache=CacheSettings(redis_url=redis.url),
+            orchestrator_factory=factory_path("create_echo_orchestrator"),
+            **overrides,
+        )
+
+    yield make
+    redis.stop()

@@ -7,6 +7,7 @@ import uuid
 
 import redis
 from call_api.registry import active_call_key
+from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import (
     CALL_TERMINATED,
@@ -58,7 +59,7 @@ async def test_happy_path_spec_shapes_and_clean_end(
         },
     }
 
-    token = redis_client(redis_server).get(active_call_key(call_id))
+    token = redis_client(redis_server).get(active_call_key(scoped_call_id(call_id)))
     assert token is not None and token.decode().startswith(echo_api.instance + "/")
 
     await ws.send(mediasoup_request(7, "transport.createWebRtc", direction="send"))
@@ -82,7 +83,7 @@ async def test_happy_path_spec_shapes_and_clean_end(
     await echo_api.log_record("test orchestrator closed", call_id)
     closed = await echo_api.log_record("call closed", call_id)
     assert closed["trace_id"] == accepted["payload"]["trace_id"]
-    assert redis_client(redis_server).exists(active_call_key(call_id)) == 0
+    assert redis_client(redis_server).exists(active_call_key(scoped_call_id(call_id))) == 0
 
 
 async def test_every_log_line_of_a_call_carries_its_ids(echo_api: CallApiServer) -> None:
@@ -130,7 +131,7 @@ async def test_client_disconnect_stops_the_orchestrator_and_frees_the_call_id(
     ws.transport.abort()  # no close frame: the TCP connection just drops
     await echo_api.log_record("test orchestrator closed", call_id)
     await echo_api.log_record("call closed", call_id)
-    assert redis_client(redis_server).exists(active_call_key(call_id)) == 0
+    assert redis_client(redis_server).exists(active_call_key(scoped_call_id(call_id))) == 0
     # The call_id is free again.
     again = await open_call(echo_api.ws_url, call_id)
     await again.send(CALL_TERMINATED)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from call_api.registry import active_call_key
+from voicebot_stack.credentials import scoped_call_id
 from websockets.exceptions import InvalidStatus
 
 from tests.support.callapi import (
@@ -60,7 +61,7 @@ async def test_200_concurrent_calls_are_accepted_and_end_cleanly(
 
     await asyncio.to_thread(wait_until, all_closed, 10.0, "aclose and release of all 200 calls")
     client = redis.Redis.from_url(redis_server.url)
-    assert sum(client.exists(active_call_key(c)) for c in call_ids) == 0
+    assert sum(client.exists(active_call_key(scoped_call_id(c))) for c in call_ids) == 0
     accepted_by = {r["pid"] for r in echo_api.log_records("call accepted") if r["call_id"] in set(call_ids)}
     assert accepted_by <= set(echo_api.worker_pids())
 

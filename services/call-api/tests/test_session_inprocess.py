@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 from call_api.app import create_app
-from call_api.orchestrator.testing import closed_event
 from call_api.registry import active_call_key
-from call_api.settings import Settings
+from call_api.settings import CacheSettings, Settings
 from fastapi import FastAPI
+from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import (
     CALL_TERMINATED,
@@ -21,6 +21,7 @@ from tests.support.callapi import (
     open_call,
     recv_json,
 )
+from tests.support.factories import closed_event
 from tests.support.procs import free_port
 from tests.support.redis import RedisServer
 
@@ -37,7 +38,7 @@ async def served_app(redis_for_app: RedisServer) -> AsyncIterator[tuple[FastAPI,
     port = free_port()
     settings = Settings(
         bind=f"127.0.0.1:{port}",
-        redis_url=redis_for_app.url,
+        cache=CacheSettings(redis_url=redis_for_app.url),
         orchestrator_factory=factory_path("create_echo_orchestrator"),
         call_ttl_seconds=3,  # refreshed every second: the refresher task is exercised too
     )
@@ -76,7 +77,7 @@ async def test_nothing_of_the_call_survives_its_end(
     assert (await recv_json(ws))["event"] == "mediasoup_response"
     assert call_tasks(call_id), "the call's tasks should be named after it"
     assert app.state.registry.active_calls == 1
-    assert await app.state.cache.get_bytes(active_call_key(call_id)) is not None
+    assert await app.state.cache.get_bytes(active_call_key(scoped_call_id(call_id))) is not None
 
     if ending == "call_terminated":
         await ws.send(CALL_TERMINATED)
@@ -90,7 +91,7 @@ async def test_nothing_of_the_call_survives_its_end(
     assert await all_done(call_tasks(call_id))
     assert await all_done(set(asyncio.all_tasks()) - baseline - {asyncio.current_task()})
     assert app.state.registry.active_calls == 0
-    assert await app.state.cache.get_bytes(active_call_key(call_id)) is None
+    assert await app.state.cache.get_bytes(active_call_key(scoped_call_id(call_id))) is None
 
 
 async def test_the_call_span_continues_the_gateway_trace(served_app: tuple[FastAPI, str]) -> None:

@@ -33,6 +33,11 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     setup_logging("media-controller", settings.log_level)
+    try:
+        create_app(settings)  # the secrets' check, before anything listens
+    except ValueError as refused:
+        log.critical("refusing to start: %s", refused)
+        raise SystemExit(2) from None
     setup_tracing("media-controller", settings.tracing.exporter, settings.tracing.otlp_endpoint)
     asyncio.run(serve(settings))
 

@@ -16,6 +16,7 @@ from voicebot_protocol.validation import describe_validation_error
 from voicebot_tracing import bind_call, parent_context_for
 
 from media_controller import errors, metrics
+from media_controller.auth import check_secret_strength, require_secret
 from media_controller.errors import MediaError, ServiceUnavailable
 from media_controller.outbox import Outbox
 from media_controller.sessions import Sessions
@@ -101,7 +102,7 @@ async def create_session(request: web.Request) -> web.Response:
     if sessions.get(body.call_id) is None and not sessions.service.connected:
         raise ServiceUnavailable("the mediasoup service is not connected")
     with bind_call(body.call_id, trace_id):
-        session = await sessions.open(body.call_id, trace_id)
+        session = await sessions.open(body.call_id, trace_id, body.codec)
     return _json(session.info().to_json(), 201)
 
 
@@ -201,7 +202,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[call_context], client_max_size=1024 * 1024)
+    """Refuses (ValueError) a missing, short or placeholder secret: the API's or the service's."""
+    check_secret_strength("MEDIA_CONTROLLER_API_SECRET", settings.api_secret)
+    check_secret_strength("MEDIA_CONTROLLER_MEDIASOUP_SECRET", settings.service.secret)
+    app = web.Application(
+        middlewares=[require_secret(settings.api_secret), call_context], client_max_size=1024 * 1024
+    )
     app[SESSIONS] = Sessions(settings)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sessions)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from voicebot_protocol.media import MediaApiError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def bearer_matches(header: str | None, secret: str) -> bool:
     return hmac.compare_digest((header or "").encode(), f"Bearer {secret}".encode())
 
 
-def require_secret(secret: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def require_secret(secret: str) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in OPEN_PATHS or bearer_matches(request.headers.get("authorization"), secret):

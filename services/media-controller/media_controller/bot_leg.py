@@ -17,26 +17,19 @@ from voicebot_protocol.media import (
 )
 
 from media_controller import metrics
+from media_controller.call_codecs import OPUS, CodecSpec
 from media_controller.errors import MediaError
 from media_controller.ledger import BotConsumed, ClientLedger
 from media_controller.legs import CallMedia, open_plain_leg
 from media_controller.playback import Playback, PlaybackState, Player
 from media_controller.rtp_sender import RtpSender
 
-BOT_PAYLOAD_TYPE = 100
+BOT_PAYLOAD_TYPE = OPUS.payload_type  # of an Opus call
 
 
-def bot_rtp_parameters(ssrc: int) -> dict[str, Any]:
+def bot_rtp_parameters(ssrc: int, codec: CodecSpec = OPUS) -> dict[str, Any]:
     return {
-        "codecs": [
-            {
-                "mimeType": "audio/opus",
-                "payloadType": BOT_PAYLOAD_TYPE,
-                "clockRate": 48000,
-                "channels": 2,
-                "parameters": {"sprop-stereo": 0, "useinbandfec": 1},
-            }
-        ],
+        "codecs": [codec.rtp_codec()],
         "encodings": [{"ssrc": ssrc}],
         "rtcp": {"cname": "voicebot-bot", "reducedSize": True},
     }
@@ -66,21 +59,22 @@ class BotLeg:
         return self.ledger.bot_producer_id
 
     async def open(self) -> None:
-        settings = self.call.settings.bot
+        settings, codec = self.call.settings.bot, self.call.codec
         leg = await open_plain_leg(self.call)
         self.ledger.internal.add(leg.transport_id)
         self.player = Player(
-            RtpSender(leg.udp, BOT_PAYLOAD_TYPE, settings.ssrc),
+            RtpSender(leg.udp, codec.payload_type, settings.ssrc, codec.clock_rate),
             bitrate=settings.opus_bitrate,
             on_started=self._started,
             on_finished=self._finished,
+            codec=codec,
         )
         produced = await self.call.request(
             "produce",
             {
                 "transport_id": leg.transport_id,
                 "kind": "audio",
-                "rtp_parameters": bot_rtp_parameters(settings.ssrc),
+                "rtp_parameters": bot_rtp_parameters(settings.ssrc, codec),
                 "app_data": {"role": "bot"},
             },
         )
@@ -167,7 +161,7 @@ class BotLeg:
     def delivery(self) -> Delivery:
         latest = self.ledger.bot_delivery()
         if latest is None:
-            return Delivery(0, self.call.settings.bot.ssrc, BOT_PAYLOAD_TYPE)
+            return Delivery(0, self.call.settings.bot.ssrc, self.call.codec.payload_type)
         consumer, transport = latest
         return Delivery(transport.remote_port if transport else 0, consumer.ssrc, consumer.payload_type)
 
@@ -180,8 +174,10 @@ class BotLeg:
             PlaybackStarted(
                 stream_id=playback.stream_id,
                 rtp_port=delivery.rtp_port,
+                codec=self.call.codec.name,
                 ssrc=delivery.ssrc,
                 payload_type=delivery.payload_type,
+                clock_rate=self.call.codec.clock_rate,
             )
         )
         self._set_speaking(True)

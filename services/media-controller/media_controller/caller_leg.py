@@ -1,15 +1,17 @@
 """The caller's side of a call: when the client produces the caller's audio, a consumer of it on a
 controller-owned plain transport feeds the tap (jitter buffer, decoder, VAD) whose frames go to
 call-api; caller speech while the bot plays is a barge-in (the VAD's, or the service's
-AudioLevelObserver's as a second opinion)."""
+AudioLevelObserver's as a second opinion); the caller's RFC 4733 key presses become `dtmf` events."""
 
 import time
 
-from voicebot_protocol.media import BargeInDetected, CallerSpeech
+from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
 
 from media_controller import metrics
-from media_controller.bot_leg import BOT_PAYLOAD_TYPE, BotLeg
+from media_controller.bot_leg import BotLeg
+from media_controller.call_codecs import media_codec_of, payload_type_of
 from media_controller.caller_tap import CallerTap
+from media_controller.dtmf import DigitPressed
 from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
@@ -34,6 +36,7 @@ class CallerLeg:
             jitter_depth=self.call.settings.caller.jitter_depth,
             on_frame=self.call.outbox.audio,
             on_speech=self._speech,
+            on_digit=self._digit,
             logger=self.call.log,
             flood_guard=TokenBucket(
                 self.call.settings.policy.caller_rtp_pps, self.call.settings.policy.caller_rtp_burst
@@ -68,8 +71,20 @@ class CallerLeg:
             raise
         self._set_tap_consumer(str(consumed["consumer_id"]))
         self.producer_id = producer_id
-        codec = (consumed.get("rtp_parameters") or {}).get("codecs", [{}])[0]
-        self.tap.expect((self._leg.ip, self._leg.port), int(codec.get("payloadType", BOT_PAYLOAD_TYPE)))
+        rtp = consumed.get("rtp_parameters") or {}
+        carrier = self.ledger.dtmf_carriers.get(producer_id)
+        media = media_codec_of(rtp, carrier)
+        if media is None:  # the router offers only codecs we decode: mediasoup answered oddly
+            log.error("the caller's codec cannot be decoded", extra={"rtp_parameters": rtp})
+            return
+        codec, payload_type = media
+        dtmf_payload_type = payload_type_of(rtp, carrier)
+        self.tap.expect((self._leg.ip, self._leg.port), payload_type, codec, dtmf_payload_type)
+        if codec != self.call.codec:
+            log.warning(
+                "the caller's codec is not the call's: the bot sends in the call's codec",
+                extra={"caller_codec": codec.name, "call_codec": self.call.codec.name},
+            )
         try:
             await request(
                 "audioLevel.observe",
@@ -78,7 +93,13 @@ class CallerLeg:
         except MediaError as exc:  # the VAD still detects barge-in; the observer is a second opinion
             log.warning("audio level observer not started", extra={"error": exc.message})
         log.info(
-            "caller audio tapped", extra={"producer_id": producer_id, "consumer_id": self._tap_consumer_id}
+            "caller audio tapped",
+            extra={
+                "producer_id": producer_id,
+                "consumer_id": self._tap_consumer_id,
+                "codec": codec.name,
+                "dtmf_payload_type": dtmf_payload_type,
+            },
         )
 
     def producer_closed(self, producer_id: str) -> None:
@@ -92,6 +113,14 @@ class CallerLeg:
         self._tap_consumer_id = consumer_id
         if consumer_id is not None:
             self.ledger.internal.add(consumer_id)
+
+    def _digit(self, pressed: DigitPressed) -> None:
+        at_ms = time.monotonic() * 1000
+        metrics.DTMF_DIGITS.inc()
+        self.call.outbox.event(
+            DtmfDetected(digit=pressed.digit, duration_ms=pressed.duration_ms, at_ms=at_ms)
+        )
+        self.call.log.info("dtmf digit", extra={"digit": pressed.digit, "duration_ms": pressed.duration_ms})
 
     # --- barge-in -------------------------------------------------------------------------------
 

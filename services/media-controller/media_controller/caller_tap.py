@@ -1,5 +1,6 @@
-"""The caller's audio, tapped: Opus RTP (forwarded by mediasoup to our UDP socket) → reorder →
-decode → 16 kHz PCM in 20 ms frames → call-api, with VAD on every frame."""
+"""The caller's audio, tapped: RTP in the caller's codec (Opus or G.711, forwarded by mediasoup to
+our UDP socket) → reorder → decode → 16 kHz PCM in 20 ms frames → call-api, with VAD on every
+frame; RFC 4733 telephone-event packets in the same stream go to the DTMF detector instead."""
 
 import asyncio
 import logging
@@ -9,8 +10,9 @@ from collections.abc import Callable
 import av
 from voicebot_protocol.media import CALLER_FRAME_BYTES, CALLER_PCM_RATE
 
+from media_controller.call_codecs import OPUS, AudioDecoder, CodecSpec
+from media_controller.dtmf import DigitPressed, DtmfDetector
 from media_controller.jitter import ReorderBuffer
-from media_controller.opus import OpusDecoder
 from media_controller.ratelimit import TokenBucket
 from media_controller.rtp import RtpPacket, parse_rtp
 from media_controller.vad import SpeechChange, SpeechDetector
@@ -32,6 +34,7 @@ class CallerTap:
         on_speech: Callable[[SpeechChange], None],
         logger: logging.LoggerAdapter[logging.Logger] | None = None,
         flood_guard: TokenBucket | None = None,
+        on_digit: Callable[[DigitPressed], None] | None = None,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
         self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
@@ -39,9 +42,12 @@ class CallerTap:
         self.jitter_depth = jitter_depth
         self.on_frame = on_frame
         self.on_speech = on_speech
+        self.on_digit = on_digit or (lambda digit: None)
         self.log = logger or log
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
         self.payload_type: int | None = None
+        self.codec: CodecSpec = OPUS
+        self.dtmf_payload_type: int | None = None
         self.packets = 0
         self.rejected = 0
         self.frames = 0
@@ -49,16 +55,26 @@ class CallerTap:
         self._last_sequence: int | None = None
         self.concealed = 0
         self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer(jitter_depth)
-        self._decoder = OpusDecoder(CALLER_PCM_RATE)
+        self._decoder: AudioDecoder = self.codec.decoder(CALLER_PCM_RATE)
+        self._dtmf = DtmfDetector()
         self._pcm = bytearray()
         self._flush_timer: asyncio.TimerHandle | None = None
         self._silence_timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.DatagramTransport | None = None
 
-    def expect(self, source: tuple[str, int], payload_type: int) -> None:
-        """Accept RTP of this payload type from this address (a new consumer: start afresh)."""
+    def expect(
+        self,
+        source: tuple[str, int],
+        payload_type: int,
+        codec: CodecSpec = OPUS,
+        dtmf_payload_type: int | None = None,
+    ) -> None:
+        """Accept RTP of this payload type and codec (and telephone-event packets of
+        `dtmf_payload_type`, 8 kHz) from this address (a new consumer: start afresh)."""
         self.source = source
         self.payload_type = payload_type
+        self.codec = codec
+        self.dtmf_payload_type = dtmf_payload_type
         self._ssrc = None
 
     def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -68,7 +84,7 @@ class CallerTap:
         if not self.flood_guard.allow():
             return  # counted in flood_guard.refused
         packet = parse_rtp(data)
-        if packet is None or packet.payload_type != self.payload_type:
+        if packet is None or packet.payload_type not in (self.payload_type, self.dtmf_payload_type):
             return  # RTCP (rtcp-mux) or something that is not our audio
         if packet.ssrc != self._ssrc:
             self._restart(packet.ssrc)
@@ -87,7 +103,8 @@ class CallerTap:
         self._ssrc = ssrc
         self._last_sequence = None
         self._reorder = ReorderBuffer(self.jitter_depth)
-        self._decoder = OpusDecoder(CALLER_PCM_RATE)
+        self._decoder = self.codec.decoder(CALLER_PCM_RATE)
+        self._dtmf = DtmfDetector()
         self._pcm.clear()
 
     def _schedule_flush(self) -> None:
@@ -109,6 +126,10 @@ class CallerTap:
                     self._pcm += _SILENT_FRAME * lost
                     self.concealed += lost
             self._last_sequence = packet.sequence
+            if packet.payload_type == self.dtmf_payload_type:
+                self._digits(self._dtmf.feed(packet.timestamp, packet.payload))
+                continue
+            self._digits(self._dtmf.audio_resumed())
             try:
                 self._pcm += self._decoder.decode(packet.payload)
             except (av.error.FFmpegError, ValueError) as exc:
@@ -124,6 +145,10 @@ class CallerTap:
             if change is not None:
                 self.on_speech(change)
         self._watch_silence()
+
+    def _digits(self, pressed: list[DigitPressed]) -> None:
+        for digit in pressed:
+            self.on_digit(digit)
 
     def _watch_silence(self) -> None:
         """While the caller speaks, end the speech by the clock if their audio stops arriving."""

@@ -59,6 +59,8 @@ class ClientLedger:
     bot_producer_id: str = ""
     transports: dict[str, ClientTransport] = field(default_factory=dict)
     producers: dict[str, str] = field(default_factory=dict)  # producer id → transport id
+    # producer id → the codec its RFC 4733 telephone-events ride on (call_codecs.py)
+    dtmf_carriers: dict[str, str] = field(default_factory=dict)
     consumers: dict[str, ClientConsumer] = field(default_factory=dict)
     internal: set[str] = field(default_factory=set)  # the controller's own ids (tap leg, tap consumer)
     bot_consumed: bool = False
@@ -123,8 +125,12 @@ class ClientLedger:
             transport.remote_port = port
         return []
 
-    def add_producer(self, producer_id: str, transport_id: str) -> list[Change]:
+    def add_producer(
+        self, producer_id: str, transport_id: str, dtmf_carrier: str | None = None
+    ) -> list[Change]:
         self.producers[producer_id] = transport_id
+        if dtmf_carrier is not None:
+            self.dtmf_carriers[producer_id] = dtmf_carrier
         return [ProducerAdded(producer_id)]
 
     def add_consumer(self, consumer_id: str, consumer: ClientConsumer) -> list[Change]:
@@ -140,6 +146,7 @@ class ClientLedger:
 
     def remove_producer(self, producer_id: str) -> list[Change]:
         """mediasoup closes a producer's consumers with it."""
+        self.dtmf_carriers.pop(producer_id, None)
         if self.producers.pop(producer_id, None) is None:
             return []
         for consumer_id, consumer in list(self.consumers.items()):

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from media_controller.call_codecs import OPUS, CodecSpec
 from media_controller.call_log import CallLogger
 from media_controller.outbox import Outbox
 from media_controller.settings import Settings
@@ -22,6 +23,7 @@ class CallMedia:
     outbox: Outbox  # towards call-api: events and caller audio
     log: CallLogger
     settings: Settings
+    codec: CodecSpec = OPUS  # the call's: the bot's producer sends in it
 
 
 @dataclass(frozen=True)

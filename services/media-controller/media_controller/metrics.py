@@ -26,3 +26,4 @@ SERVICE_REQUEST_SECONDS = Histogram(
 CALLER_FRAMES_DROPPED = Counter(
     "media_caller_frames_dropped_total", "Caller audio frames dropped (slow consumer)"
 )
+DTMF_DIGITS = Counter("media_dtmf_digits_total", "RFC 4733 DTMF digits detected in callers' RTP")

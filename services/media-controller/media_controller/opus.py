@@ -3,19 +3,12 @@
 import av
 import numpy as np
 
+from media_controller.pcm_frames import frame_bytes as _frame_bytes
+from media_controller.pcm_frames import s16_frame as _s16_frame
+
 OPUS_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2
-
-
-def _s16_frame(samples: np.ndarray, rate: int) -> av.AudioFrame:
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-    frame.sample_rate = rate
-    return frame
-
-
-def _frame_bytes(frame: av.AudioFrame) -> bytes:
-    return bytes(frame.to_ndarray().astype(np.int16, copy=False).tobytes())
 
 
 class OpusEncoder:

@@ -1,4 +1,4 @@
-"""Bot audio playback: PCM in → Opus → RTP paced at 20 ms on a monotonic schedule.
+"""Bot audio playback: PCM in → the call's codec (Opus or G.711) → RTP paced at 20 ms on a monotonic schedule.
 
 One stream plays at a time; a new playback_start preempts the current stream (it finishes with
 stopped=true). `stop()` is synchronous, so once it returns no packet of that stream leaves."""
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from voicebot_protocol.states import StateHolder, StateTable
 
-from media_controller.opus import OpusEncoder
+from media_controller.call_codecs import OPUS, AudioEncoder, CodecSpec
 from media_controller.rtp_sender import RtpSender
 
 FRAME_SECONDS = 0.020
@@ -44,13 +44,13 @@ ENCODE_AHEAD_SECONDS = 0.06
 
 class Playback:
     def __init__(
-        self, stream_id: str, sample_rate: int, bitrate: int, *, interruptible: bool = False
+        self, stream_id: str, sample_rate: int, encoder: AudioEncoder, *, interruptible: bool = False
     ) -> None:
         self.stream_id = stream_id
         self.sample_rate = sample_rate
         self.interruptible = interruptible  # the controller stops it itself on barge-in
         self._state = StateHolder(PLAYBACK_STATES, PlaybackState.WAITING)
-        self.encoder = OpusEncoder(sample_rate, bitrate)
+        self.encoder = encoder
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
         self.flushed = False
@@ -82,10 +82,17 @@ class Player:
     """Plays streams into the bot producer. Callbacks: first packet sent; stream finished or stopped."""
 
     def __init__(
-        self, sender: RtpSender, *, bitrate: int, on_started: PlaybackCallback, on_finished: PlaybackCallback
+        self,
+        sender: RtpSender,
+        *,
+        bitrate: int,
+        on_started: PlaybackCallback,
+        on_finished: PlaybackCallback,
+        codec: CodecSpec = OPUS,
     ) -> None:
         self.sender = sender
         self.bitrate = bitrate
+        self.codec = codec
         self.on_started = on_started
         self.on_finished = on_finished
         self.current: Playback | None = None
@@ -100,7 +107,8 @@ class Player:
     def start(self, stream_id: str, sample_rate: int, *, interruptible: bool = False) -> Playback:
         if self.current is not None and not self.current.done:
             self.stop(None)
-        playback = Playback(stream_id, sample_rate, self.bitrate, interruptible=interruptible)
+        encoder = self.codec.encoder(sample_rate, self.bitrate)
+        playback = Playback(stream_id, sample_rate, encoder, interruptible=interruptible)
         self.current = playback
         self._task = asyncio.create_task(self._pace(playback), name=f"playback-{stream_id}")
         return playback

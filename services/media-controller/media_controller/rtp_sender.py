@@ -5,13 +5,17 @@ import asyncio
 import random
 import time
 
-from media_controller.opus import FRAME_SAMPLES, OPUS_RATE
+from media_controller.opus import OPUS_RATE
 from media_controller.rtp import build_rtp
 
 
 class RtpSender:
-    def __init__(self, transport: asyncio.DatagramTransport, payload_type: int, ssrc: int) -> None:
+    def __init__(
+        self, transport: asyncio.DatagramTransport, payload_type: int, ssrc: int, clock_rate: int = OPUS_RATE
+    ) -> None:
         self.transport = transport
+        self.clock_rate = clock_rate
+        self.frame_samples = clock_rate // 50  # 20 ms
         self.payload_type = payload_type
         self.ssrc = ssrc
         self.packets_sent = 0
@@ -24,10 +28,10 @@ class RtpSender:
         now = time.monotonic()
         if self._last_sent_at is not None:
             if resume:
-                elapsed = max(FRAME_SAMPLES, round((now - self._last_sent_at) * OPUS_RATE))
+                elapsed = max(self.frame_samples, round((now - self._last_sent_at) * self.clock_rate))
                 self._timestamp += elapsed
             else:
-                self._timestamp += FRAME_SAMPLES
+                self._timestamp += self.frame_samples
         self.transport.sendto(
             build_rtp(self.payload_type, self._sequence, self._timestamp, self.ssrc, payload, marker=resume)
         )

@@ -8,12 +8,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from voicebot_protocol.media import MediaFailure, SessionInfo
+from voicebot_protocol.media import CallCodec, MediaFailure, SessionInfo
 from voicebot_protocol.states import StateHolder, StateTable
 from voicebot_tracing import traceparent_for
 
 from media_controller import errors, metrics
 from media_controller.bot_leg import BotLeg
+from media_controller.call_codecs import CODECS
 from media_controller.call_log import CallLogger
 from media_controller.caller_leg import CallerLeg
 from media_controller.errors import MediaError, ServiceUnavailable
@@ -57,6 +58,7 @@ class Session:
         service: MediasoupService,
         settings: Settings,
         owner_of: Callable[[str], str | None],
+        codec: CallCodec = "opus",
     ) -> None:
         self.call_id = call_id
         self.trace_id = trace_id
@@ -74,7 +76,8 @@ class Session:
         self.ledger = ClientLedger()
         self.media_policy = media_policy_of(settings)
         self._signalling = TokenBucket(settings.policy.signalling_rate, settings.policy.signalling_burst)
-        media = CallMedia(call_id, self._request, self.outbox, self.log, settings)
+        self.codec = CODECS[codec]
+        media = CallMedia(call_id, self._request, self.outbox, self.log, settings, self.codec)
         self.bot = BotLeg(media, self.ledger)
         self.caller = CallerLeg(media, self.ledger, self.bot)
         self._orphan_timer: asyncio.TimerHandle | None = None
@@ -122,7 +125,11 @@ class Session:
         self.detached()  # until call-api opens the events WebSocket
         self.log.info(
             "media session open",
-            extra={"bot_producer_id": self.bot.producer_id, "worker_pid": self.worker_pid},
+            extra={
+                "bot_producer_id": self.bot.producer_id,
+                "worker_pid": self.worker_pid,
+                "codec": self.codec.name,
+            },
         )
 
     def fail(self, reason: str) -> None:

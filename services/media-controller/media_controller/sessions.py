@@ -3,6 +3,7 @@
 import asyncio
 import logging
 
+from voicebot_protocol.media import CallCodec
 from voicebot_protocol.media_service import ServiceNotification
 
 from media_controller.errors import ServiceUnavailable
@@ -36,8 +37,9 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    async def open(self, call_id: str, trace_id: str | None) -> Session:
-        """Idempotent: a call that already has a live session gets it back (concurrent opens share one)."""
+    async def open(self, call_id: str, trace_id: str | None, codec: CallCodec = "opus") -> Session:
+        """Idempotent: a call that already has a live session gets it back (concurrent opens share
+        one; the codec is the first open's)."""
         existing = self._sessions.get(call_id)
         if existing is not None and existing.state is SessionState.FAILED:
             await self.close(call_id)  # its media plane is gone: a retry gets a fresh session
@@ -52,7 +54,12 @@ class Sessions:
         future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._opening[call_id] = future
         session = Session(
-            call_id, trace_id, service=self.service, settings=self.settings, owner_of=self.owner_of
+            call_id,
+            trace_id,
+            service=self.service,
+            settings=self.settings,
+            owner_of=self.owner_of,
+            codec=codec,
         )
         session.on_orphaned = self._close_orphan
         try:

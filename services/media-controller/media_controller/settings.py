@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # A session without its events WebSocket is closed after this many seconds.
     orphan_timeout: float = Field(default=10.0, gt=0)
+    # Every route but the probes and /metrics requires `Authorization: Bearer <api_secret>`.
+    api_secret: str = ""
 
     service: ServiceLink = Field(default_factory=ServiceLink)
     vad: Vad = Field(default_factory=Vad)

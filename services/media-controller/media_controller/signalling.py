@@ -8,10 +8,20 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from voicebot_protocol.validation import describe_validation_error
 
 from media_controller import errors
+from media_controller.call_codecs import carry_telephone_event
 from media_controller.ledger import Change, ClientConsumer, ClientLedger, NamedKind, TransportKind
 from media_controller.policy import MediaPolicy, PolicyRefusal
 
@@ -47,6 +57,8 @@ class Produce(_Params):
     kind: Literal["audio"] = "audio"
     rtp_parameters: dict[str, Any]
     app_data: dict[str, Any] | None = None
+    # set by the controller: the codec its telephone-event is declared as (call_codecs.py)
+    _dtmf_carrier: str | None = PrivateAttr(default=None)
 
 
 class Consume(_Params):
@@ -158,7 +170,9 @@ CLIENT_METHODS: dict[str, ClientMethod] = {
         "produce",
         Produce,
         _TRANSPORT,
-        lambda ledger, params, result: ledger.add_producer(result["producer_id"], params.transport_id),
+        lambda ledger, params, result: ledger.add_producer(
+            result["producer_id"], params.transport_id, params._dtmf_carrier
+        ),
         guard=_new_producer,
     ),
     "consume": ClientMethod(
@@ -231,6 +245,10 @@ def parse_params(method: ClientMethod, data: dict[str, Any], ledger: ClientLedge
         raise ValueError(describe_validation_error(exc, whole="data", depth=1)) from None
     if isinstance(params, Consume):
         params = params.model_copy(update={"producer_id": ledger.resolve_producer(params.producer_id)})
+    elif isinstance(params, Produce):
+        rtp_parameters, carrier = carry_telephone_event(params.rtp_parameters)
+        params = params.model_copy(update={"rtp_parameters": rtp_parameters})
+        params._dtmf_carrier = carrier
     return params
 
 

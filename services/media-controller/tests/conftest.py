@@ -19,6 +19,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaStack]:
 
 @pytest.fixture
 async def client(stack: MediaStack) -> AsyncIterator[MediaClient]:
-    media_client = MediaClient(stack.controller_url)
+    media_client = MediaClient(stack.controller_url, secret=stack.api_secret)
     yield media_client
     await media_client.aclose()

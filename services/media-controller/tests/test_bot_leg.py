@@ -31,7 +31,7 @@ TRIALS = int(os.environ.get("MEDIA_BARGE_IN_TRIALS", "3"))  # per mode; more for
 
 async def test_bot_leg_ready_waits_for_the_events_socket_and_comes_once(stack: MediaStack) -> None:
     base = f"{stack.controller_url}/v1/sessions"
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=stack.api_headers) as http:
 
         async def signal(method: str, data: dict[str, Any]) -> dict[str, Any]:
             body = SignalRequest(method=method, data=data).model_dump()

@@ -101,7 +101,7 @@ async def test_client_sees_a_dead_controller_as_media_failure(stack: MediaStack)
     controller, port = await asyncio.to_thread(
         start_controller, stack.service_port, stack.secret, stack.log_dir, name="media-controller-2"
     )
-    client = MediaClient(f"http://127.0.0.1:{port}", request_timeout=1.0)
+    client = MediaClient(f"http://127.0.0.1:{port}", secret=stack.api_secret, request_timeout=1.0)
     try:
         session = await client.open_session("controller-dies", "9" * 32)
         audio_ended = asyncio.create_task(drain(session.caller_audio()))
@@ -123,7 +123,7 @@ async def test_sigterm_closes_live_calls_and_exits_promptly(stack: MediaStack) -
     controller, port = await asyncio.to_thread(
         start_controller, stack.service_port, stack.secret, stack.log_dir, name="media-controller-3"
     )
-    client = MediaClient(f"http://127.0.0.1:{port}")
+    client = MediaClient(f"http://127.0.0.1:{port}", secret=stack.api_secret)
     try:
         session = await client.open_session("drained", "8" * 32)
         stopped_at = time.monotonic()

@@ -14,9 +14,12 @@ from voicebot_protocol.media import BotLegReady, PlaybackFinished, PlaybackStart
 from tests.support.media import MediaStack, connect_gateway
 
 
-def http(stack: MediaStack, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+def http(
+    stack: MediaStack, method: str, path: str, body: bytes | None = None, *, secret: str | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(stack.controller_url + path, data=body, method=method)
     request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {stack.api_secret if secret is None else secret}")
     try:
         with urllib.request.urlopen(request, timeout=5) as resp:
             raw = resp.read()
@@ -141,10 +144,28 @@ async def test_http_api_rejects_bad_input_clearly(stack: MediaStack) -> None:
     assert status == 400 and "call_id" in body["message"]
     status, body = http(stack, "POST", "/v1/sessions/none/signal", b'{"method": "produce"}')
     assert status == 404 and body["code"] == "not_found"
-    async with aiohttp.ClientSession() as http_client:
+    async with aiohttp.ClientSession(headers=stack.api_headers) as http_client:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http_client.ws_connect(f"{stack.controller_url}/v1/sessions/none/events")
         assert refused.value.status == 404
+
+
+async def test_the_api_refuses_requests_without_the_secret(stack: MediaStack) -> None:
+    for method, path in (
+        ("GET", "/v1/stats"),
+        ("POST", "/v1/sessions"),
+        ("DELETE", "/v1/sessions/x"),
+        ("GET", "/v1/sessions/x/stats"),
+        ("POST", "/v1/sessions/x/signal"),
+    ):
+        for secret in ("", "wrong-secret"):
+            status, body = http(stack, method, path, b"{}", secret=secret)
+            assert (status, body["code"]) == (401, "unauthorized"), (method, path, secret)
+    async with aiohttp.ClientSession() as http_client:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http_client.ws_connect(f"{stack.controller_url}/v1/sessions/x/events")
+        assert refused.value.status == 401
+    assert http(stack, "GET", "/healthz", secret="")[0] == 200
 
 
 async def test_open_is_idempotent_and_events_socket_is_exclusive(

@@ -18,6 +18,7 @@ ENVIRONMENT = {
     "RTP_IP": ("127.0.0.2", lambda s: s.rtp_ip),
     "LOG_LEVEL": ("DEBUG", lambda s: s.log_level),
     "ORPHAN_TIMEOUT": ("4.5", lambda s: s.orphan_timeout),
+    "API_SECRET": ("k" * 32, lambda s: s.api_secret),
     "MEDIASOUP_URL": ("ws://127.0.0.1:9/", lambda s: s.service.url),
     "MEDIASOUP_SECRET": ("s3cret", lambda s: s.service.secret),
     "SERVICE_TIMEOUT": ("0.5", lambda s: s.service.timeout),

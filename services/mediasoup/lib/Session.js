@@ -3,11 +3,7 @@
 
 const { EventEmitter } = require('node:events');
 const { notFound, invalidParams } = require('./errors');
-
-/** The router's codecs: Opus only (docs/internal-protocol.md). */
-const MEDIA_CODECS = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 },
-];
+const { ROUTER_MEDIA_CODECS } = require('./config');
 
 // Bounds of threshold (-127..0 dBov) and interval (250..60000 ms) are the request schema's.
 const DEFAULT_BARGE_IN_THRESHOLD_DBOV = -50;
@@ -24,7 +20,7 @@ const DEFAULT_BARGE_IN_THRESHOLD_DBOV = -50;
 class Session extends EventEmitter {
   /** Creates the router on `worker`; the session is usable once this resolves. */
   static async open({ callId, traceId, worker, logger, network }) {
-    const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { callId } });
+    const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS.map((codec) => ({ ...codec })), appData: { callId } });
     return new Session({ callId, traceId, worker, router, logger, network });
   }
 
@@ -90,8 +86,11 @@ class Session extends EventEmitter {
 
   /** @param {{ listenIp?: string, announcedAddress?: string }} [options] */
   async createWebRtcTransport({ listenIp, announcedAddress } = {}) {
+    const udp = this.#listenInfo({ listenIp, announcedAddress });
+    // ICE candidates for UDP and TCP on the same address; UDP first, TCP for networks that block UDP.
     const transport = await this.router.createWebRtcTransport({
-      listenInfos: [this.#listenInfo({ listenIp, announcedAddress })],
+      listenInfos: [udp, { ...udp, protocol: 'tcp' }],
+      preferUdp: true,
     });
     this.#track(this.transports, transport);
     this.logger.info({ event: 'transport_created', transport_id: transport.id, type: 'webrtc' }, 'webrtc transport created');
@@ -226,4 +225,4 @@ class Session extends EventEmitter {
   }
 }
 
-module.exports = { Session, MEDIA_CODECS };
+module.exports = { Session };

@@ -42,14 +42,45 @@ function portRangeFromEnv(env) {
   return Object.freeze({ min, max });
 }
 
+const MIN_SECRET_CHARS = 32;
+const PLACEHOLDER_WORDS = ['change-me', 'changeme', 'replace', 'secret', 'example', 'placeholder', 'dev-secret'];
+
+/**
+ * A shared secret must be random: refuse a missing, short or placeholder one (docs/security.md).
+ * @param {string} name @param {string | undefined} secret @returns {string}
+ */
+function strongSecret(name, secret) {
+  if (!secret) throw new Error(`${name} is required`);
+  const lowered = secret.toLowerCase();
+  if (secret.length < MIN_SECRET_CHARS) {
+    throw new Error(`${name} must be at least ${MIN_SECRET_CHARS} characters (e.g. openssl rand -hex 32)`);
+  }
+  if (PLACEHOLDER_WORDS.some((word) => lowered.includes(word)) || new Set(secret).size < 8) {
+    throw new Error(`${name} looks like a placeholder: use a random value (openssl rand -hex 32)`);
+  }
+  return secret;
+}
+
+/**
+ * The router's media codecs (docs/internal-protocol.md): Opus for WebRTC-style gateways, G.711
+ * (PCMU, PCMA) for SIP trunks, and RFC 4733 telephone-event at 8 kHz for DTMF. mediasoup never
+ * transcodes: a consumer receives its producer's codec, so the bot's producer is created in the
+ * call's codec. The payload types are the static ones (0, 8) and the project's fixed dynamic ones.
+ */
+const ROUTER_MEDIA_CODECS = Object.freeze([
+  Object.freeze({ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/PCMA', clockRate: 8000, preferredPayloadType: 8 }),
+  Object.freeze({ kind: 'audio', mimeType: 'audio/telephone-event', clockRate: 8000, preferredPayloadType: 101 }),
+]);
+
 /**
  * Reads the settings from the environment; throws with a clear message if invalid.
  * @param {NodeJS.ProcessEnv} env
  * @returns {Readonly<Settings>}
  */
 function loadConfig(env = process.env) {
-  const secret = env.MEDIASOUP_SERVICE_SECRET;
-  if (!secret) throw new Error('MEDIASOUP_SERVICE_SECRET is required');
+  const secret = strongSecret('MEDIASOUP_SERVICE_SECRET', env.MEDIASOUP_SERVICE_SECRET);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 
   return Object.freeze({
@@ -71,4 +102,4 @@ function loadConfig(env = process.env) {
   });
 }
 
-module.exports = { loadConfig };
+module.exports = { loadConfig, strongSecret, ROUTER_MEDIA_CODECS };

@@ -17,6 +17,7 @@ set -euo pipefail
 
 SERVICE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHIMS_DIR="$SERVICE_DIR/worker-shims"
+PATCHES_DIR="$SERVICE_DIR/worker-patches" # fixes to mediasoup's worker source, applied in order
 PKG_DIR="$SERVICE_DIR/node_modules/mediasoup"
 CACHE_ROOT="${VOICEBOT_CACHE:-$HOME/.cache/voicebot}"
 JOBS="${VOICEBOT_BUILD_JOBS:-2}"
@@ -36,6 +37,7 @@ shims_hash() {
     cd "$SHIMS_DIR"
     find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     printf 'meson-args %s\n' "$MESON_ARGS_USED"
+    if [ -d "$PATCHES_DIR" ]; then (cd "$PATCHES_DIR" && find . -name '*.patch' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum); fi
   ) | sha256sum | cut -c1-16
 }
 
@@ -90,6 +92,13 @@ START=$SECONDS
 log "building mediasoup-worker $MS_VERSION (key $KEY) in $WORK with $JOBS jobs; takes ~10 min on 2 cores"
 cp -a "$PKG_DIR/worker" "$WORK/worker"
 rm -rf "$WORK/worker/out"
+
+# Our fixes to the worker's source (worker-patches/README.md).
+for fix in "$PATCHES_DIR"/*.patch; do
+  [ -e "$fix" ] || continue
+  log "applying $(basename "$fix")"
+  patch -d "$WORK/worker" -p1 --forward --batch --quiet <"$fix" || die "$(basename "$fix") does not apply"
+done
 
 # Put each shim where its .wrap says the downloaded source would be unpacked.
 for wrap in "$WORK"/worker/subprojects/*.wrap; do

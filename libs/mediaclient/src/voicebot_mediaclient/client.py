@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-from voicebot_protocol.media import CreateSession, MediaApiError, SessionInfo
+from voicebot_protocol.media import CallCodec, CreateSession, MediaApiError, SessionInfo
 
 from voicebot_mediaclient.errors import MediaRequestError, MediaUnavailable
 from voicebot_mediaclient.headers import trace_headers
@@ -22,8 +22,17 @@ class _ConnectFailed(MediaUnavailable):
 
 
 class MediaClient:
-    def __init__(self, base_url: str, *, request_timeout: float = 3.0, open_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        secret: str = "",
+        request_timeout: float = 3.0,
+        open_attempts: int = 3,
+    ) -> None:
+        """secret: the controller's API secret (MEDIA_CONTROLLER_API_SECRET), sent as a Bearer token."""
         self.base_url = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {secret}"} if secret else {}
         self.request_timeout = request_timeout
         self.open_attempts = open_attempts
         self._http: aiohttp.ClientSession | None = None
@@ -40,7 +49,7 @@ class MediaClient:
         url = f"{self.base_url}{path}"
         try:
             async with self._client().request(
-                method, url, json=body, headers=trace_headers(trace_id)
+                method, url, json=body, headers={**trace_headers(trace_id), **self._auth}
             ) as resp:
                 payload = await resp.read()
                 status = resp.status
@@ -64,13 +73,16 @@ class MediaClient:
             error = MediaApiError.model_validate_json(payload)
         except ValidationError:
             error = MediaApiError(code="media_error", message=f"HTTP {status}: {payload[:200]!r}")
-        if status >= 500 or error.code == "media_unavailable":
+        # 502 media_error is the service refusing this request (e.g. a second connect): the call
+        # goes on; only an unreachable media plane (503/504) is a media failure.
+        if status in (503, 504) or error.code == "media_unavailable":
             raise MediaUnavailable(f"{error.code}: {error.message}")
         raise MediaRequestError(error.code, error.message)
 
-    async def open_session(self, call_id: str, trace_id: str) -> MediaSession:
-        """Create the call's media session (idempotent on the controller) and open its events WebSocket."""
-        body = CreateSession(call_id=call_id, trace_id=trace_id).model_dump(exclude_none=True)
+    async def open_session(self, call_id: str, trace_id: str, codec: CallCodec = "opus") -> MediaSession:
+        """Create the call's media session (idempotent on the controller) and open its events
+        WebSocket. `codec`: the call's audio codec, the bot's RTP is sent in it."""
+        body = CreateSession(call_id=call_id, trace_id=trace_id, codec=codec).model_dump(exclude_none=True)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.open_attempts),
             wait=wait_exponential(multiplier=0.1, max=1.0),
@@ -83,7 +95,7 @@ class MediaClient:
         try:
             ws = await self._client().ws_connect(
                 url,
-                headers=trace_headers(trace_id),
+                headers={**trace_headers(trace_id), **self._auth},
                 heartbeat=10.0,
                 timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
             )

@@ -64,8 +64,15 @@ class MediaSession:
         answer = await self.client.request("POST", f"/v1/sessions/{self.call_id}/signal", self.trace_id, body)
         return SignalResponse.model_validate(answer).data
 
-    async def start_playback(self, stream_id: str, sample_rate: int, text: str | None = None) -> None:
-        await self._send(PlaybackStart(stream_id=stream_id, sample_rate=sample_rate, text=text).to_json())
+    async def start_playback(
+        self, stream_id: str, sample_rate: int, text: str | None = None, *, interruptible: bool = False
+    ) -> None:
+        """interruptible: the controller stops this stream itself the moment it reports a barge-in
+        (the stop then costs no round trip); call-api still sends stop_audio and playback_stop."""
+        start = PlaybackStart(
+            stream_id=stream_id, sample_rate=sample_rate, text=text, interruptible=interruptible
+        )
+        await self._send(start.to_json())
 
     async def send_pcm(self, pcm: bytes) -> None:
         """PCM s16le mono at the open stream's sample rate, any length (sent in bounded frames)."""
@@ -96,7 +103,9 @@ class MediaSession:
     # --- what comes back --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[MediaEvent]:
-        """Typed events until the session closes; a dropped WebSocket yields MediaFailure, then ends."""
+        """Typed events (voicebot_protocol.media.MediaEvent: playback_started / _finished,
+        barge_in_detected, caller_speech, bot_leg_ready, media_failure) until the session closes;
+        an unknown event is logged and skipped; a dropped WebSocket yields MediaFailure, then ends."""
         while (event := await self._events.get()) is not None:
             yield event
         self._events.put_nowait(None)  # a later events() ends at once too

@@ -33,6 +33,9 @@ class CallStartPayload(Payload):
     call_id: CallId
     trace_id: TraceId | None = None
     initial_vars: dict[str, VarValue] = Field(default_factory=dict, max_length=64)
+    # additive: the call's audio codec, as the gateway negotiated it (e.g. from the SDP offer);
+    # the bot's RTP is sent in it (absent: opus). docs/protocol.md, "call_start".
+    codec: Literal["opus", "pcmu", "pcma"] | None = None
 
 
 class CallStart(Message):
@@ -104,7 +107,14 @@ ClientMessage = Annotated[
     CallStart | MediasoupRequest | CallTerminated | PlaybackAck | Dtmf | TransferResult,
     Field(discriminator="event"),
 ]
-CLIENT_EVENTS = ("call_start", "mediasoup_request", "call_terminated", "playback_ack", "dtmf", "transfer_result")
+CLIENT_EVENTS = (
+    "call_start",
+    "mediasoup_request",
+    "call_terminated",
+    "playback_ack",
+    "dtmf",
+    "transfer_result",
+)
 
 
 # --- server → client -------------------------------------------------------
@@ -128,6 +138,7 @@ class MediasoupResponsePayload(Payload):
     ok: bool = True
     data: dict[str, Any] | None = None
     error: str | None = None
+    code: str | None = None  # additive: with ok=false, the refusal's code (docs/media-signalling.md)
 
 
 class MediasoupResponse(Message):

@@ -14,6 +14,7 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # a frame over the size limit
     INTERNAL_ERROR = 1011  # an unexpected server error
     TRY_AGAIN_LATER = 1013  # refused while the server drains (call_failed server_draining was sent)
+    UNAUTHORIZED = 4401  # a call token used for another call_id (the handshake itself answers HTTP 401)
     CALL_START_TIMEOUT = 4408  # no call_start within the timeout
     DUPLICATE_CALL = 4409  # the call_id is already active on some worker
     ORCHESTRATOR_FAILED = 4503  # the factory raised (call_failed was sent)
@@ -45,6 +46,8 @@ class FailureCode(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     DUPLICATE_CALL = "duplicate_call"
     SERVER_DRAINING = "server_draining"
+    UNAUTHORIZED = "unauthorized"  # no or a wrong credential (HTTP 401 on the handshake)
+    FORBIDDEN_ORIGIN = "forbidden_origin"  # a browser Origin that is not listed (HTTP 403)
 
 
 class EndReason(StrEnum):
@@ -57,3 +60,5 @@ class EndReason(StrEnum):
     TOO_MANY_ERRORS = "too_many_errors"
     INTERNAL_ERROR = "internal_error"
     TRANSFERRED = "transferred"  # the gateway reported a successful transfer (transfer_result ok)
+    MAX_DURATION = "max_duration"  # the call reached CALL_API_MAX_CALL_SECONDS
+    CALLER_SILENCE = "caller_silence"  # no caller RTP for the caller-silence limit

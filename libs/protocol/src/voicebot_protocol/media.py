@@ -17,7 +17,7 @@ Per-call WebSocket (one per call):
   call-api → controller  text:   PlaybackStart | PlaybackEnd | PlaybackStop
                           binary: PCM s16le mono at PlaybackStart.sample_rate for the open stream
   controller → call-api  text:   PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech
-                                 | BotLegReady | MediaFailure
+                                 | BotLegReady | DtmfDetected | MediaFailure
                           binary: caller audio, PCM s16le mono 16 kHz, 20 ms (640 bytes) per frame
 One playback stream at a time: a PlaybackStart while another stream is open stops that one
 (PlaybackFinished stopped=true). A stream opened with PlaybackStart.interruptible=true is stopped by
@@ -46,9 +46,16 @@ class _Model(BaseModel):
 # --- HTTP bodies ------------------------------------------------------------
 
 
+# The call's audio codec: mediasoup never transcodes, so the bot's producer is created in it at
+# session open (from call_start.payload.codec). opus: 48 kHz, PT 100; pcmu / pcma: G.711, 8 kHz,
+# PT 0 / 8. The caller's producer may use any router codec (the tap decodes each).
+CallCodec = Literal["opus", "pcmu", "pcma"]
+
+
 class CreateSession(_Model):
     call_id: str
     trace_id: str | None = None
+    codec: CallCodec = "opus"
 
 
 class SessionInfo(_Model):
@@ -167,13 +174,31 @@ class BotLegReady(_Model):
     consumer_id: str
 
 
+class DtmfDetected(_Model):
+    """A DTMF digit the caller pressed: an RFC 4733 telephone-event in the caller's RTP, reported
+    once per event (at its first end packet; the end packet's retransmissions are ignored).
+    duration_ms: the event's duration as the sender stated it; at_ms: monotonic ms when the
+    controller received the end of the event."""
+
+    type: Literal["dtmf"] = "dtmf"
+    digit: str = Field(pattern=r"^[0-9*#A-D]$")
+    duration_ms: int = Field(ge=0)
+    at_ms: float
+
+
 class MediaFailure(_Model):
     type: Literal["media_failure"] = "media_failure"
     reason: str
 
 
 MediaEvent = Annotated[
-    PlaybackStarted | PlaybackFinished | BargeInDetected | CallerSpeech | BotLegReady | MediaFailure,
+    PlaybackStarted
+    | PlaybackFinished
+    | BargeInDetected
+    | CallerSpeech
+    | BotLegReady
+    | DtmfDetected
+    | MediaFailure,
     Field(discriminator="type"),
 ]
 

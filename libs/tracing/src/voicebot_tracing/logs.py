@@ -4,12 +4,22 @@
 import json
 import logging
 import os
+import re
 import sys
 import time
 from typing import Any
 
 from voicebot_tracing.context import current_call_id, current_trace_id
 from voicebot_tracing.otel import current_span_ids
+
+# Credentials that reach a log line inside a URL (uvicorn logs a WebSocket's path with its query):
+# `?token=<credential>` and `Authorization: Bearer <credential>` are written as [redacted].
+_CREDENTIAL = re.compile(r"((?:[?&]token=)|(?:[Bb]earer\s+))[^&\s\"']+")
+
+
+def redact(text: str) -> str:
+    return _CREDENTIAL.sub(r"\1[redacted]", text)
+
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -27,7 +37,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "trace_id": getattr(record, "trace_id", None)
             or current_trace_id()
             or (span_ids[0] if span_ids else None),
@@ -38,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = span_ids[1]
         for key, value in record.__dict__.items():
             if key not in _RESERVED and key not in entry:
-                entry[key] = value
+                entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

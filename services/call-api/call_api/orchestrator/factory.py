@@ -5,9 +5,11 @@ import asyncio
 import logging
 from typing import Any
 
-from voicebot_mediaclient import MediaUnavailable
+from voicebot_mediaclient import MediaRequestError, MediaUnavailable
 from voicebot_protocol import FailureCode
 
+from call_api.auth.identity import media_call_id
+from call_api.call_codec import CALL_CODEC
 from call_api.orchestrator.base import OrchestratorStartError
 from call_api.orchestrator.orchestrator import Orchestrator
 from call_api.orchestrator.resources import close_resources, get_resources
@@ -21,15 +23,15 @@ async def create_orchestrator_instance(
 ) -> Orchestrator:
     res = await get_resources()
     try:
-        async with asyncio.timeout(res.settings.tts_check_timeout):
+        async with asyncio.timeout(res.settings.orchestrator.tts_check_timeout):
             await res.tts.check()
     except Exception as exc:
         log.error("TTS check failed at call start", extra={"error": repr(exc)})
         raise OrchestratorStartError("TTS unavailable", FailureCode.TTS_UNAVAILABLE) from exc
     dialog = make_dialog(res.providers, initial_vars)
     try:
-        media = await res.media.open_session(call_id, trace_id)
-    except MediaUnavailable as exc:
+        media = await res.media.open_session(media_call_id.get() or call_id, trace_id, CALL_CODEC.get())
+    except (MediaUnavailable, MediaRequestError) as exc:
         log.critical("media plane unavailable at call start", extra={"error": str(exc)})
         raise OrchestratorStartError("media unavailable", FailureCode.MEDIA_UNAVAILABLE) from exc
     return Orchestrator(call_id, trace_id, dialog, media, res)

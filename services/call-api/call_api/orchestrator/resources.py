@@ -9,17 +9,17 @@ from voicebot_mediaclient import MediaClient
 
 from call_api.cache import RedisCacheManager
 from call_api.orchestrator.filler import Clip, load_filler
-from call_api.orchestrator.settings import OrchestratorSettings
 from call_api.providers.base import SpeechToText, TextToSpeech
 from call_api.providers.config import ProviderSettings, make_stt, make_tts
 from call_api.providers.http import close_shared_session
+from call_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Resources:
-    settings: OrchestratorSettings
+    settings: Settings
     providers: ProviderSettings
     tts: TextToSpeech
     stt: SpeechToText
@@ -38,16 +38,18 @@ async def get_resources() -> Resources:
         return _resources
     async with _lock:
         if _resources is None:
-            settings = OrchestratorSettings()
+            settings = Settings()
             providers = ProviderSettings()
             tts = make_tts(providers)
-            cache = RedisCacheManager(settings.redis_url)
+            cache = RedisCacheManager(settings.cache.redis_url)
             _resources = Resources(
                 settings=settings,
                 providers=providers,
                 tts=tts,
                 stt=make_stt(providers),
-                media=MediaClient(settings.media_controller_url),
+                media=MediaClient(
+                    settings.media.media_controller_url, secret=settings.media.media_controller_secret
+                ),
                 cache=cache,
                 filler=await load_filler(tts, cache),
             )

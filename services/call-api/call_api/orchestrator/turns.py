@@ -1,14 +1,16 @@
-"""The dialog's turns: one table of allowed transitions, checked on every move.
+"""The dialog's turns: one table of the transitions that happen, checked on every move.
 
-STARTING  → BOT_TURN (greeting) | ENDED
-BOT_TURN  → USER_TURN (reply played or barge-in) | ENDED
-USER_TURN → THINKING (end of utterance) | ENDED
-THINKING  → BOT_TURN (the reply starts) | USER_TURN (nothing to say) | ENDED
+STARTING  → BOT_TURN (the greeting) | ENDED (the call ends before it)
+BOT_TURN  → USER_TURN (the reply played, or a barge-in stopped it) | ENDED
+USER_TURN → THINKING (end of the caller's utterance, or silence) | ENDED
+THINKING  → BOT_TURN (the reply starts) | ENDED
 ENDED     (final)
 """
 
 import enum
 import logging
+
+from voicebot_protocol.states import StateHolder, StateTable
 
 log = logging.getLogger(__name__)
 
@@ -21,27 +23,22 @@ class Turn(enum.Enum):
     ENDED = "ended"
 
 
-ALLOWED: dict[Turn, frozenset[Turn]] = {
-    Turn.STARTING: frozenset({Turn.BOT_TURN, Turn.ENDED}),
-    Turn.BOT_TURN: frozenset({Turn.USER_TURN, Turn.ENDED}),
-    Turn.USER_TURN: frozenset({Turn.THINKING, Turn.ENDED}),
-    Turn.THINKING: frozenset({Turn.BOT_TURN, Turn.USER_TURN, Turn.ENDED}),
-    Turn.ENDED: frozenset(),
-}
+TURNS = StateTable(
+    "turn",
+    {
+        Turn.STARTING: {Turn.BOT_TURN, Turn.ENDED},
+        Turn.BOT_TURN: {Turn.USER_TURN, Turn.ENDED},
+        Turn.USER_TURN: {Turn.THINKING, Turn.ENDED},
+        Turn.THINKING: {Turn.BOT_TURN, Turn.ENDED},
+        Turn.ENDED: set(),
+    },
+)
 
 
-class TurnError(RuntimeError):
-    pass
-
-
-class TurnMachine:
+class Turns(StateHolder[Turn]):
     def __init__(self) -> None:
-        self.state = Turn.STARTING
+        super().__init__(TURNS, Turn.STARTING)
 
-    def to(self, new: Turn) -> None:
-        if new is self.state:
-            return
-        if new not in ALLOWED[self.state]:
-            raise TurnError(f"turn {self.state.value} → {new.value} is not allowed")
-        log.debug("turn", extra={"from_turn": self.state.value, "to_turn": new.value})
-        self.state = new
+    def advance(self, to: Turn) -> None:
+        log.debug("turn", extra={"from_turn": self.state.value, "to_turn": to.value})
+        super().advance(to)

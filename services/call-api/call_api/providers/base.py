@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -35,6 +35,9 @@ class SttSession(Protocol):
 
 class SpeechToText(Protocol):
     name: str
+    # How long finish() may take after the caller stopped (None: the Orchestrator's provider
+    # timeout); a local model on a busy CPU needs more than a streaming cloud service.
+    final_timeout: float | None
 
     async def open(self, phrases: Sequence[str] = ()) -> SttSession:
         """phrases: what the dialog expects next (a grammar for offline engines, hints for cloud ones)."""
@@ -77,4 +80,33 @@ class Dialog(Protocol):
     @property
     def finished(self) -> bool:
         """True once the dialog reached its end; the orchestrator hangs up after the last reply."""
+        ...
+
+
+# --- call control: optional parts of a Dialog (docs/providers.md, "Call control") -----------------
+
+
+@runtime_checkable
+class DigitDialog(Protocol):
+    """A dialog that answers DTMF keys itself. A dialog without it gets the digit as caller text
+    (`reply("1")`)."""
+
+    def reply_to_digit(self, digit: str) -> AsyncIterator[str]:
+        """The answer to a key the caller pressed ("0"-"9", "*", "#", "A"-"D")."""
+        ...
+
+
+@runtime_checkable
+class TransferDialog(Protocol):
+    """A dialog that can hand the call to a human. After each reply the Orchestrator asks
+    `take_transfer()`; a target makes it send the client `transfer` and wait for
+    `transfer_result`: ok ends the call (`call_ended transferred`), otherwise the dialog goes on
+    with `transfer_failed(reason)`."""
+
+    def take_transfer(self) -> str | None:
+        """The target (e.g. "sip:agent@pbx") of a transfer the last reply asked for, once; else None."""
+        ...
+
+    def transfer_failed(self, reason: str) -> AsyncIterator[str]:
+        """What to say when the transfer did not happen (the call goes on)."""
         ...

@@ -2,13 +2,17 @@
 factories. TTS and STT objects are made once per process and shared by its calls (an STT session
 is opened per utterance); a Dialog is made per call.
 
-    CALL_API_TTS_PROVIDER=espeak|openai        CALL_API_TTS_VOICE=...  (default per provider)
-    CALL_API_STT_PROVIDER=pocketsphinx|deepgram
+    CALL_API_TTS_PROVIDER=piper|espeak|openai  CALL_API_TTS_VOICE=...  (default per provider)
+    CALL_API_PIPER_VOICE_PATH=...onnx (default: the packaged en_US-joe-medium; espeak-ng if it fails)
+    CALL_API_STT_PROVIDER=pocketsphinx|whisper|deepgram
+    CALL_API_WHISPER_MODEL_PATH=dir (default: the packaged tiny.en)  CALL_API_WHISPER_CPU_THREADS
+    CALL_API_WHISPER_PHRASE_HINTS=true|false (the dialog's expected phrases as hotwords)
     CALL_API_DIALOG_PROVIDER=scenario|openai   CALL_API_SCENARIO_PATH=...yaml
     CALL_API_OPENAI_BASE_URL / _API_KEY / _MODEL / _TTS_MODEL
     CALL_API_DEEPGRAM_URL / _API_KEY / _MODEL
 """
 
+import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -17,16 +21,20 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from call_api.providers.base import Dialog, SpeechToText, TextToSpeech
+from call_api.providers.base import Dialog, ProviderError, SpeechToText, TextToSpeech
 from call_api.providers.dialog.openai_chat import DEFAULT_SYSTEM_PROMPT, OpenAIChatDialog
 from call_api.providers.dialog.scenario import ScenarioDialog
 from call_api.providers.dialog.scenario_file import DEFAULT_SCENARIO, Scenario, load_scenario
 from call_api.providers.stt.deepgram import DEFAULT_URL as DEEPGRAM_URL
 from call_api.providers.stt.deepgram import DeepgramSTT
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
+from call_api.providers.stt.whisper import WhisperSTT
 from call_api.providers.tts.espeak import DEFAULT_VOICE as ESPEAK_VOICE
 from call_api.providers.tts.espeak import EspeakTTS
 from call_api.providers.tts.openai import OpenAITTS
+from call_api.providers.tts.piper import PiperTTS
+
+log = logging.getLogger(__name__)
 
 OPENAI_VOICE = "alloy"
 
@@ -34,9 +42,14 @@ OPENAI_VOICE = "alloy"
 class ProviderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALL_API_", frozen=True, extra="ignore")
 
-    tts_provider: Literal["espeak", "openai"] = "espeak"
-    tts_voice: str | None = None  # espeak: en-us+f3, openai: alloy
-    stt_provider: Literal["pocketsphinx", "deepgram"] = "pocketsphinx"
+    tts_provider: Literal["piper", "espeak", "openai"] = "piper"
+    tts_voice: str | None = None  # espeak: en-us+f3, openai: alloy (piper: see piper_voice_path)
+    piper_voice_path: Path | None = None  # a Piper .onnx with its .onnx.json beside it
+    piper_threads: int = Field(default=1, ge=0)  # onnxruntime threads per synthesis; 0: all cores
+    stt_provider: Literal["pocketsphinx", "whisper", "deepgram"] = "pocketsphinx"
+    whisper_model_path: Path | None = None  # a CTranslate2 Whisper model directory
+    whisper_cpu_threads: int = Field(default=1, ge=0)
+    whisper_phrase_hints: bool = True  # the dialog's expected phrases as Whisper hotwords
     dialog_provider: Literal["scenario", "openai"] = "scenario"
     scenario_path: Path = DEFAULT_SCENARIO
 
@@ -83,6 +96,12 @@ def make_tts(settings: ProviderSettings) -> TextToSpeech:
             first_chunk_timeout=settings.tts_first_chunk_timeout,
             chunk_timeout=settings.tts_chunk_timeout,
         )
+    if settings.tts_provider == "piper":
+        try:
+            return PiperTTS(settings.piper_voice_path, intra_op_threads=settings.piper_threads)
+        except ProviderError as error:
+            log.error("piper cannot load, falling back to espeak-ng", extra={"error": str(error)})
+            return EspeakTTS(voice=ESPEAK_VOICE)
     return EspeakTTS(voice=settings.tts_voice or ESPEAK_VOICE)
 
 
@@ -97,6 +116,14 @@ def make_stt(settings: ProviderSettings) -> SpeechToText:
             connect_timeout=settings.connect_timeout,
             finish_timeout=settings.stt_finish_timeout,
         )
+    if settings.stt_provider == "whisper":
+        whisper = WhisperSTT(
+            settings.whisper_model_path,
+            cpu_threads=settings.whisper_cpu_threads,
+            phrases_as_hotwords=settings.whisper_phrase_hints,
+        )
+        whisper.load()  # at start: a broken model fails the worker's start, not the first call
+        return whisper
     return PocketsphinxSTT()
 
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 import aiohttp
 
 from call_api.providers.base import ProviderError
+from call_api.providers.deadline import bounded
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ def request_timeout(connect: float) -> aiohttp.ClientTimeout:
 async def within(step: Awaitable[T], seconds: float, provider: str, what: str) -> T:
     """Await one step of a provider exchange, translating timeouts and transport errors."""
     try:
-        return await asyncio.wait_for(step, seconds)
+        return await bounded(step, seconds)
     except TimeoutError as error:
         raise ProviderError(provider, f"{what}: nothing within {seconds:g}s") from error
     except (aiohttp.ClientError, OSError, ValueError) as error:  # ValueError: e.g. a line too long
@@ -53,7 +54,7 @@ async def raise_for_status(response: aiohttp.ClientResponse, provider: str, seco
     if response.status < 300:
         return
     try:
-        body = await asyncio.wait_for(response.content.read(2000), seconds)
+        body = await bounded(response.content.read(2000), seconds)
         detail = body.decode(errors="replace").strip()
     except (TimeoutError, aiohttp.ClientError):
         detail = ""

@@ -8,15 +8,18 @@ from call_api.providers.stt.deepgram import DeepgramSTT
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
 from call_api.providers.tts.espeak import EspeakTTS
 from call_api.providers.tts.openai import OpenAITTS
+from call_api.providers.tts.piper import PiperTTS
 from pydantic import ValidationError
 
 
 def test_defaults_are_offline(monkeypatch) -> None:
-    for name in ("TTS_PROVIDER", "STT_PROVIDER", "DIALOG_PROVIDER", "TTS_VOICE"):
+    for name in ("TTS_PROVIDER", "STT_PROVIDER", "DIALOG_PROVIDER", "TTS_VOICE", "PIPER_VOICE_PATH"):
         monkeypatch.delenv(f"CALL_API_{name}", raising=False)
     settings = ProviderSettings()
     tts = make_tts(settings)
-    assert isinstance(tts, EspeakTTS) and tts.voice == "en-us+f3" and tts.sample_rate == 22050
+    assert isinstance(tts, PiperTTS) and tts.voice == "en_US-joe-medium" and tts.sample_rate == 22050
+    espeak = make_tts(ProviderSettings(tts_provider="espeak"))
+    assert isinstance(espeak, EspeakTTS) and espeak.voice == "en-us+f3" and espeak.sample_rate == 22050
     assert isinstance(make_stt(settings), PocketsphinxSTT)
     dialog = make_dialog(settings, {"contact_name": "Anna"})
     assert isinstance(dialog, ScenarioDialog) and dialog.vars["contact_name"] == "Anna"

@@ -124,6 +124,35 @@ async def test_dialogs_do_not_share_state(clinic_dialog) -> None:
         ({"states": {"a": {"say": "hi {who}", "end": True}}}, "who"),
         ({"start": "b", "states": {"a": {"say": "hi", "end": True}}}, "start"),
         ({"states": {"a": {"say": "hi", "intents": {"x": {"phrases": []}}}}}, "phrases"),
+        ({"states": {"a": {"say": "hi", "intents": {"x": {"digits": ["12"]}}}}}, "DTMF keys"),
+        ({"states": {"a": {"say": "hi", "intents": {"x": {"digits": ["E"]}}}}}, "DTMF keys"),
+        (
+            {
+                "states": {
+                    "a": {"say": "hi", "intents": {"x": {"digits": [0], "transfer": {"target": "http://x"}}}}
+                }
+            },
+            "target URI",
+        ),
+        (
+            {
+                "states": {
+                    "a": {"say": "hi", "intents": {"x": {"digits": [0], "transfer": {"target": "{nobody}"}}}}
+                }
+            },
+            "nobody",
+        ),
+        (
+            {
+                "states": {
+                    "a": {
+                        "say": "hi",
+                        "intents": {"x": {"digits": [0], "end": True, "transfer": {"target": "sip:a@b"}}},
+                    }
+                }
+            },
+            "transfer",
+        ),
     ],
 )
 def test_broken_scenarios_are_refused_at_load(raw, problem) -> None:
@@ -142,3 +171,33 @@ async def test_the_stream_cuts_into_the_same_sentences(clinic_dialog) -> None:
 def test_the_shipped_scenario_loads() -> None:
     scenario = load_scenario()
     assert scenario.start == "offer" and scenario.states["booked"].end
+
+
+async def test_keys_choose_intents_like_words(clinic_dialog) -> None:
+    dialog = clinic_dialog(contact_name="Anna")
+    await say(dialog.greeting())
+    assert await say(dialog.reply_to_digit("1")) == ["Which day suits you, Monday, Wednesday or Friday?"]
+    assert await say(dialog.reply_to_digit("2")) == ["Morning or afternoon?"]
+    assert await say(dialog.reply_to_digit("9")) == ["Sorry, would you prefer the morning or the afternoon?"]
+    assert dialog.take_transfer() is None
+    assert ("caller", "(pressed 9)") in [(turn.role, turn.text) for turn in dialog.history.turns]
+
+
+async def test_zero_transfers_to_the_reception_and_a_failure_goes_on(clinic_dialog) -> None:
+    dialog = clinic_dialog(contact_name="Anna")
+    await say(dialog.greeting())
+    assert await say(dialog.reply_to_digit("0")) == ["Connecting you to the reception."]
+    assert dialog.take_transfer() == "sip:reception@127.0.0.1"
+    assert dialog.take_transfer() is None  # taken once
+    assert not dialog.finished
+    assert await say(dialog.transfer_failed("transfer failed 486")) == [
+        "Sorry, the reception cannot take your call right now.",
+        "Hello Anna, this is the city clinic.",
+        "Would you like to book an appointment?",
+    ]
+    assert await say(dialog.reply_to_digit("2")) == [
+        "No problem.",
+        "Thank you for your time, Anna.",
+        "Goodbye.",
+    ]
+    assert dialog.finished

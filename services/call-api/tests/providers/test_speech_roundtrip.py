@@ -1,5 +1,6 @@
 """espeak-ng speaks each phrase the clinic scenario expects; pocketsphinx, listening with the
-grammar the dialog gives it, must hear it back — the offline speech path end to end."""
+grammar the dialog gives it, must hear it back — the offline speech path end to end. The neural
+voice too: Piper's phrases heard by pocketsphinx, Piper's free sentences transcribed by Whisper."""
 
 import time
 
@@ -7,9 +8,12 @@ import pytest
 from call_api.providers.audio import resample_pcm
 from call_api.providers.dialog.matching import best_intent
 from call_api.providers.dialog.scenario import ScenarioDialog
+from call_api.providers.stt.accuracy import word_error_rate
 from call_api.providers.stt.pocketsphinx import PocketsphinxSTT
+from call_api.providers.stt.whisper import WhisperSTT
 from call_api.providers.text import normalize
 from call_api.providers.tts.espeak import EspeakTTS
+from call_api.providers.tts.piper import PiperTTS
 
 FRAME = 640  # 20 ms of 16 kHz s16le
 
@@ -120,3 +124,59 @@ async def test_without_phrases_the_general_language_model_listens() -> None:
     assert (
         len({"yes", "i", "would", "like", "to", "book", "an", "appointment"} & set(final.text.split())) >= 4
     )
+
+
+FREE_SENTENCES = [
+    "I would like to move my appointment to next Tuesday.",
+    "Can you tell me where the clinic is?",
+    "My daughter has a fever and a sore throat.",
+]
+
+
+async def piper_pcm(tts: PiperTTS, text: str) -> bytes:
+    return resample_pcm(b"".join([chunk async for chunk in tts.synthesize(text)]), tts.sample_rate, 16000)
+
+
+async def test_piper_speech_is_recognised_by_pocketsphinx(clinic_dialog) -> None:
+    tts, stt = PiperTTS(), PocketsphinxSTT()
+    right, total, right_intent, misses = 0, 0, 0, []
+    rendered: dict[str, bytes] = {}
+    for state, phrases in every_state_phrases(clinic_dialog(contact_name="Anna")):
+        intents = (
+            *clinic_dialog().scenario.states[state].intents,
+            *clinic_dialog().scenario.global_intents,
+        )
+        for phrase in phrases:
+            if phrase not in rendered:  # the global phrases recur in every state: render them once
+                rendered[phrase] = await piper_pcm(tts, phrase)
+            pcm = rendered[phrase]
+            session = await stt.open(phrases)
+            for offset in range(0, len(pcm), FRAME):
+                await session.feed(pcm[offset : offset + FRAME])
+            heard = (await session.finish()).text
+            total += 1
+            if heard == normalize(phrase):
+                right += 1
+            else:
+                misses.append((state, phrase, heard))
+            meant, understood = best_intent(phrase, intents), best_intent(heard, intents)
+            right_intent += bool(meant and understood and meant.intent.name == understood.intent.name)
+    print(f"\npiper→pocketsphinx: {right}/{total} phrases, {right_intent}/{total} intents; misses {misses}")
+    assert right / total >= 0.9, misses
+    assert right_intent / total >= 0.95, misses
+
+
+async def test_piper_speech_is_transcribed_by_whisper() -> None:
+    tts, stt = PiperTTS(), WhisperSTT()
+    await stt.check()
+    pairs, latencies = [], []
+    for sentence in [*FREE_SENTENCES, "Yes please.", "Wednesday morning."]:
+        pcm = await piper_pcm(tts, sentence)
+        session = await stt.open(())
+        await session.feed(pcm)
+        started = time.perf_counter()
+        pairs.append((sentence, (await session.finish()).text))
+        latencies.append(time.perf_counter() - started)
+    wer = word_error_rate(pairs)
+    print(f"\npiper→whisper WER {wer:.2f}, after end of speech max {max(latencies):.2f} s: {pairs}")
+    assert wer <= 0.1, pairs

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from voicebot_callsim.audio import write_wav
 from voicebot_callsim.call import CallRefused, GatewayCall
+from voicebot_callsim.raw import GATEWAY_TOKEN_ENV
 from voicebot_callsim.report import summary
 from voicebot_callsim.script import load_script, run_script
 
@@ -28,6 +30,7 @@ async def place_call(args: argparse.Namespace, script: dict[str, Any], index: in
         f"callsim-{uuid.uuid4().hex[:12]}-{index}",
         {"contact_name": args.contact_name or script.get("contact_name", "there")},
         ca_file=args.ca_file,
+        token=args.token,
     )
     outcome: dict[str, Any] = {"call_id": call.call_id}
     try:
@@ -110,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callsim", description=__doc__)
     parser.add_argument("--url", required=True, help="ws:// or wss:// URL of /api/v1/call")
     parser.add_argument("--ca-file", help="CA certificate to verify the gateway's TLS certificate")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(GATEWAY_TOKEN_ENV),
+        help=f"gateway credential, sent as Authorization: Bearer (default: ${GATEWAY_TOKEN_ENV})",
+    )
     parser.add_argument("--calls", type=int, default=1)
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which the calls are started")
     parser.add_argument("--script", help="caller script YAML (default: the appointment scenario)")

@@ -5,17 +5,30 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
 from voicebot_protocol import CallAccepted, CallFailed, parse_server_message
-from voicebot_protocol.client import CallStartPayload
 
+from voicebot_callsim import raw
+from voicebot_callsim.events import Arrival, EventLog
 from voicebot_callsim.legs import GatewayLegs, connect_gateway
 from voicebot_callsim.rtp import CallerVoice
+
+
+def named(name: str, **payload: Any) -> Callable[[Event], bool]:
+    """A predicate: a server message of this name whose payload has these values."""
+
+    def matches(event: Event) -> bool:
+        if event.name != name:
+            return False
+        body = event.message.get("payload") or {}
+        return all(body.get(k) == v for k, v in payload.items())
+
+    return matches
 
 
 class CallRefused(Exception):
@@ -24,14 +37,21 @@ class CallRefused(Exception):
         self.message = message
 
 
-@dataclass
-class Event:
-    at: float  # monotonic
-    message: dict[str, Any]
+@dataclass(frozen=True)
+class Event(Arrival[dict[str, Any]]):
+    """A server message with its arrival time."""
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.event
 
     @property
     def name(self) -> str:
-        return str(self.message.get("event"))
+        return str(self.event.get("event"))
+
+
+def new_event_log() -> EventLog[Event]:
+    return EventLog(Event)
 
 
 @dataclass
@@ -41,7 +61,8 @@ class GatewayCall:
     initial_vars: dict[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
     ca_file: str | None = None
-    events: list[Event] = field(default_factory=list)
+    token: str | raw._FromEnvironment | None = raw.FROM_ENV  # the gateway credential (docs/security.md)
+    events: EventLog[Event] = field(default_factory=new_event_log)
     connect_started: float = 0.0
     accepted_at: float = 0.0
     response_headers: dict[str, str] = field(default_factory=dict)
@@ -53,7 +74,6 @@ class GatewayCall:
     def __post_init__(self) -> None:
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
         self._request_ids = itertools.count(1)
 
     # --- connection ----------------------------------------------------------------------------
@@ -61,27 +81,19 @@ class GatewayCall:
     async def start(self, open_timeout: float = 10.0) -> None:
         """Connect, send call_start, wait for call_accepted (CallRefused on call_failed)."""
         headers = {"X-Trace-ID": self.trace_id} if self.trace_id else {}
-        context = None
-        if self.url.startswith("wss://"):
-            context = ssl.create_default_context(cafile=self.ca_file)
         self.connect_started = time.monotonic()
-        self._ws = await websockets.connect(
+        self._ws = await raw.connect(
             self.url,
-            additional_headers=headers,
-            ssl=context,
+            headers,
+            ca_file=self.ca_file,
             open_timeout=open_timeout,
             max_size=2**22,
-            proxy=None,
+            token=self.token,
         )
         self.response_headers = {k.lower(): v for k, v in self._ws.response.headers.raw_items()}
         self._reader = asyncio.create_task(self._read(), name=f"callsim-{self.call_id}")
-        payload = CallStartPayload(
-            call_id=self.call_id, trace_id=self.trace_id, initial_vars=self.initial_vars
-        )
-        await self._ws.send(
-            json.dumps({"event": "call_start", "payload": payload.model_dump(exclude_none=True)})
-        )
-        first = await self.wait_for(lambda e: e.name in ("call_accepted", "call_failed"), open_timeout)
+        await self._ws.send(raw.call_start(self.call_id, self.trace_id, **self.initial_vars))
+        first = await self.events.wait(lambda e: e.name in ("call_accepted", "call_failed"), open_timeout)
         if first.name == "call_failed":
             raise CallRefused(first.message)
         self.accepted_at = first.at
@@ -91,43 +103,21 @@ class GatewayCall:
 
     async def _read(self) -> None:
         try:
-            async for raw in self._ws:
-                message = json.loads(raw)
-                self.events.append(Event(time.monotonic(), message))
-                self._changed.set()
+            async for frame in self._ws:
+                self.events.add(json.loads(frame))
         except websockets.ConnectionClosed:
             pass
         finally:
             self.close_code = self._ws.close_code
             self.closed.set()
-            self._changed.set()
+            self.events.close(f"call {self.call_id} closed ({self.close_code}) while waiting")
 
     async def send(self, message: dict[str, Any]) -> None:
         await self._ws.send(json.dumps(message))
 
-    async def wait_for(self, predicate: Any, timeout: float, since: int = 0) -> Event:
-        """The first event (from index `since`) matching predicate; TimeoutError otherwise."""
-        async with asyncio.timeout(timeout):
-            index = since
-            while True:
-                while index < len(self.events):
-                    event = self.events[index]
-                    index += 1
-                    if predicate(event):
-                        return event
-                if self.closed.is_set():
-                    raise ConnectionError(f"call {self.call_id} closed ({self.close_code}) while waiting")
-                self._changed.clear()
-                await self._changed.wait()
-
     async def wait_event(self, name: str, timeout: float, since: int = 0, **payload: Any) -> Event:
-        def matches(event: Event) -> bool:
-            if event.name != name:
-                return False
-            body = event.message.get("payload") or {}
-            return all(body.get(k) == v for k, v in payload.items())
-
-        return await self.wait_for(matches, timeout, since)
+        """The first event of this name (from index `since`) whose payload has these values."""
+        return await self.events.wait(named(name, **payload), timeout, since)
 
     # --- signalling and media ---------------------------------------------------------------------
 

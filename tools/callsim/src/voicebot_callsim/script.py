@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from voicebot_callsim.audio import speech_pcm
-from voicebot_callsim.call import GatewayCall
+from voicebot_callsim.call import GatewayCall, named
 
 DEFAULT_SCRIPT = Path(__file__).with_name("scripts") / "appointment.yaml"
 SPEECH_RATE = 16000
@@ -53,7 +53,7 @@ async def run_script(call: GatewayCall, steps: list[dict[str, Any]], timeout: fl
             )
             result.said.append((result.barge_ins[-1].onset, step["barge_in"]))
         elif "expect" in step:
-            await call.wait_for(lambda e, name=step["expect"]: e.name == name, timeout)
+            await call.events.wait(named(step["expect"]), timeout)
         else:
             raise ValueError(f"unknown script step {step!r}")
     return result
@@ -63,7 +63,7 @@ async def _wait_bot_utterance(call: GatewayCall, seen: int, timeout: float) -> i
     def bot_utterances() -> int:
         return sum(1 for e in call.events if e.name == "transcript" and e.message["payload"]["role"] == "bot")
 
-    await call.wait_for(lambda _e: bot_utterances() > seen, timeout)
+    await call.events.wait(lambda _e: bot_utterances() > seen, timeout)
     return bot_utterances()
 
 

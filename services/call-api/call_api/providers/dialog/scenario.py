@@ -1,4 +1,5 @@
-"""The offline "brain": a scripted scenario (states, intents with example phrases, replies).
+"""The offline "brain": a scripted scenario (states, intents with example phrases or DTMF keys,
+replies, a transfer to a human).
 
 One instance per call. The replies are streamed sentence by sentence; the expected phrases of the
 current state (plus the global ones) are the grammar the offline STT listens for."""
@@ -46,6 +47,7 @@ class ScenarioDialog:
         self.reprompts = 0
         self._finished = False
         self._last_said = ""
+        self._transfer: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -68,6 +70,21 @@ class ScenarioDialog:
 
     async def reply(self, caller_text: str) -> AsyncIterator[str]:
         for sentence in self._say(self._answer(caller_text)):
+            yield sentence + " "
+
+    async def reply_to_digit(self, digit: str) -> AsyncIterator[str]:
+        for sentence in self._say(self._answer_digit(digit)):
+            yield sentence + " "
+
+    def take_transfer(self) -> str | None:
+        target, self._transfer = self._transfer, None
+        return target
+
+    async def transfer_failed(self, reason: str) -> AsyncIterator[str]:
+        """The scenario's `transfer_failed`, then the current state's question again."""
+        log.info("transfer failed; the scenario goes on", extra={"state": self.state.name, "reason": reason})
+        parts = [render(self.scenario.transfer_failed, self.vars), render(self.state.say, self.vars)]
+        for sentence in self._say(parts):
             yield sentence + " "
 
     def _say(self, parts: list[str]) -> list[str]:
@@ -110,11 +127,27 @@ class ScenarioDialog:
             parts = [part for part in parts[:-1]] + self._apply(match.intent)  # skip the skipped question
         return parts
 
+    def _answer_digit(self, digit: str) -> list[str]:
+        if self._finished:
+            return []
+        self.history.add("caller", f"(pressed {digit})")
+        intents = (*self.state.intents, *self.scenario.global_intents)
+        intent = next((intent for intent in intents if digit in intent.digits), None)
+        log.info(
+            "scenario key",
+            extra={"state": self.state.name, "digit": digit, "intent": intent.name if intent else None},
+        )
+        if intent is None:
+            return [self._not_understood()]
+        return self._apply(intent)
+
     def _apply(self, intent: Intent) -> list[str]:
         if intent.action == "repeat":
             return [self._last_said]
         self.vars.update(intent.set)
         parts = [render(intent.say, self.vars)]
+        if intent.transfer is not None:
+            self._transfer = render(intent.transfer, self.vars)
         if intent.end:
             self._finished = True
         elif intent.next is not None:

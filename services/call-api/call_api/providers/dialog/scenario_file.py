@@ -24,6 +24,8 @@ class Intent:
     end: bool = False
     set: dict[str, str] = field(default_factory=dict)
     action: str | None = None  # "repeat"
+    digits: tuple[str, ...] = ()  # DTMF keys that choose this intent
+    transfer: str | None = None  # after `say`, hand the call to this target (e.g. "sip:agent@pbx")
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,40 @@ class Scenario:
     vars: dict[str, str] = field(default_factory=dict)
     max_reprompts: int = 2
     give_up: str = "Sorry, I could not understand you. Goodbye."
+    transfer_failed: str = "Sorry, I could not put you through right now."
+
+
+DTMF_KEYS = "0123456789*#ABCD"
+
+
+def _digits(name: str, raw: Any) -> tuple[str, ...]:
+    digits = tuple(str(d) for d in (raw or []))  # YAML reads an unquoted 1 as a number
+    if not isinstance(raw or [], list) or any(len(d) != 1 or d not in DTMF_KEYS for d in digits):
+        raise ScenarioError(f"intent {name}: digits must be a list of DTMF keys ({DTMF_KEYS})")
+    return digits
+
+
+def _transfer(name: str, raw: dict[str, Any]) -> str | None:
+    transfer = raw.get("transfer")
+    if transfer is None:
+        return None
+    target = transfer.get("target") if isinstance(transfer, dict) else None
+    if not isinstance(target, str) or not target.startswith(("sip:", "sips:", "tel:", "{")):
+        raise ScenarioError(f"intent {name}: transfer needs a target URI (sip:, sips: or tel:)")
+    if raw.get("end") or raw.get("action") or raw.get("next"):
+        raise ScenarioError(f"intent {name}: a transfer has no next state, end or action (it stays put)")
+    return target
 
 
 def _intent(name: str, raw: dict[str, Any]) -> Intent:
     phrases = raw.get("phrases") or []
-    if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
-        raise ScenarioError(f"intent {name}: phrases must be a non-empty list of strings")
+    digits = _digits(name, raw.get("digits"))
+    if (
+        not isinstance(phrases, list)
+        or not all(isinstance(p, str) for p in phrases)
+        or not (phrases or digits)
+    ):
+        raise ScenarioError(f"intent {name}: phrases must be a list of strings, and phrases or digits given")
     action = raw.get("action")
     if action not in (None, "repeat"):
         raise ScenarioError(f"intent {name}: unknown action {action!r}")
@@ -61,6 +91,8 @@ def _intent(name: str, raw: dict[str, Any]) -> Intent:
         end=bool(raw.get("end", False)),
         set={str(k): str(v) for k, v in (raw.get("set") or {}).items()},
         action=action,
+        digits=digits,
+        transfer=_transfer(name, raw),
     )
 
 
@@ -93,6 +125,7 @@ def parse_scenario(raw: dict[str, Any]) -> Scenario:
         vars={str(k): str(v) for k, v in (raw.get("vars") or {}).items()},
         max_reprompts=int(raw.get("max_reprompts", 2)),
         give_up=str(raw.get("give_up", Scenario.give_up)),
+        transfer_failed=str(raw.get("transfer_failed", Scenario.transfer_failed)),
     )
     _check(scenario)
     return scenario
@@ -103,7 +136,8 @@ def _check(scenario: Scenario) -> None:
         raise ScenarioError(f"start state {scenario.start!r} does not exist")
     every_intent = [i for s in scenario.states.values() for i in s.intents] + list(scenario.global_intents)
     known_vars = set(scenario.vars) | {name for intent in every_intent for name in intent.set}
-    templates = [scenario.give_up] + [intent.say for intent in every_intent]
+    templates = [scenario.give_up, scenario.transfer_failed] + [intent.say for intent in every_intent]
+    templates += [intent.transfer for intent in every_intent if intent.transfer]
     for state in scenario.states.values():
         templates += [state.say, state.reprompt]
         if not state.end and not state.intents and not scenario.global_intents:

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from call_api.providers.base import ProviderError, SttResult
+from call_api.providers.deadline import bounded
 from call_api.providers.http import shared_session, within
 from call_api.providers.text import normalize
 
@@ -137,7 +138,7 @@ class DeepgramSession:
         except ProviderError:
             # The server probably closed the stream: its reason beats "cannot write".
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ended.wait(), self._send_timeout)
+                await bounded(self._ended.wait(), self._send_timeout)
             self._raise_if_failed()
             raise
         self._last_audio = time.monotonic()
@@ -173,10 +174,11 @@ class DeepgramSession:
         await asyncio.gather(self._keepalive, self._reader, return_exceptions=True)
         if not self._ws.closed:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), self._send_timeout)
+                await bounded(self._ws.close(), self._send_timeout)
 
 
 class DeepgramSTT:
+    final_timeout: float | None = None
     name = "deepgram"
 
     def __init__(

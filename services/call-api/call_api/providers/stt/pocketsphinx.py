@@ -144,6 +144,7 @@ class PocketsphinxSession:
 
 
 class PocketsphinxSTT:
+    final_timeout: float | None = None
     name = "pocketsphinx"
     sample_rate = SAMPLE_RATE
 

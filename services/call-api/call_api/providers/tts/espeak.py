@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from call_api.providers.audio import WavHeaderError, parse_wav_header
 from call_api.providers.base import ProviderError
+from call_api.providers.deadline import bounded
 from call_api.providers.text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class EspeakTTS:
 
     async def _wait(self, step: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(step, self.timeout)
+            return await bounded(step, self.timeout)
         except TimeoutError as error:
             raise ProviderError("tts", f"{self.binary} stalled for {self.timeout}s") from error
 

@@ -1,4 +1,5 @@
-"""What the bot said in one stream, and which part of it the caller actually heard."""
+"""What the bot said in one stream (its sentences and the PCM length of each), and which part of
+it the caller actually heard."""
 
 from dataclasses import dataclass, field
 
@@ -7,7 +8,6 @@ BYTES_PER_SAMPLE = 2
 
 @dataclass
 class Utterance:
-    stream_id: str
     sample_rate: int
     sentences: list[tuple[str, int]] = field(default_factory=list)  # (text, PCM bytes)
 

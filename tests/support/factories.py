@@ -1,5 +1,6 @@
 """Orchestrator factories for tests and benchmarks; pick one with
-CALL_API_ORCHESTRATOR_FACTORY=call_api.orchestrator.testing:<name>.
+CALL_API_ORCHESTRATOR_FACTORY=tests.support.factories:<name> (gunicorn imports it with the
+repo root on PYTHONPATH; it lives with the tests, not in the service package).
 
 The echo orchestrator answers every mediasoup_request with a mediasoup_response carrying the request
 back, greets with a play_audio and obeys a few test methods:
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
+from call_api.orchestrator.base import CallResult, OrchestratorStartError, WebSocketIn, WebSocketOut
 from voicebot_protocol import (
     EndReason,
     FailureCode,
@@ -20,8 +22,6 @@ from voicebot_protocol import (
     PlayAudio,
 )
 from voicebot_protocol.client import MediasoupResponsePayload, PlayAudioPayload
-
-from call_api.orchestrator.base import CallResult, OrchestratorStartError, WebSocketIn, WebSocketOut
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,120 @@
+"""Listener: the caller's audio and the media VAD's speech events, turned into what the caller said
+in one utterance (STT), with the timings of the reply's latency."""
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from voicebot_protocol.media import CallerSpeech
+
+from call_api import metrics
+from call_api.providers.base import SpeechToText, SttSession
+from call_api.providers.deadline import within
+from call_api.settings import OrchestratorSettings
+from call_api.telemetry import traced
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 20
+QUEUED_FRAMES = 500  # 10 s of caller audio while STT is slow; older frames are dropped
+
+
+@dataclass(frozen=True)
+class Heard:
+    """text: the final transcript (may be empty: silence); speech_end: monotonic seconds when the
+    end of the utterance was seen; stt_seconds: from then to the final transcript;
+    vad_speech_end_ms: the media VAD's end of the utterance (monotonic ms), if it reported one."""
+
+    text: str
+    speech_end: float
+    stt_seconds: float
+    vad_speech_end_ms: float | None
+
+
+class Listener:
+    def __init__(self, stt: SpeechToText, settings: OrchestratorSettings) -> None:
+        self.stt = stt
+        self.settings = settings
+        # The audio just before a turn starts (a barge-in's first words), fed to STT first.
+        self._preroll: collections.deque[bytes] = collections.deque(
+            maxlen=max(1, settings.preroll_ms // FRAME_MS)
+        )
+        self._frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUED_FRAMES)
+        self._speaking = False
+        self._speech_starts = 0  # caller_speech{speaking:true} events so far
+        self._speech_changed = asyncio.Event()
+        self._vad_speech_end_ms: float | None = None
+
+    def on_caller_frame(self, frame: bytes, *, queue: bool) -> None:
+        """One 20 ms frame of caller audio; `queue`: the caller has the turn, keep it for STT."""
+        self._preroll.append(frame)
+        if queue:
+            if self._frames.full():
+                self._frames.get_nowait()
+            self._frames.put_nowait(frame)
+
+    def on_caller_speech(self, event: CallerSpeech) -> None:
+        self._speaking = event.speaking
+        if event.speaking:
+            self._speech_starts += 1
+        else:
+            self._vad_speech_end_ms = event.at_ms
+        self._speech_changed.set()
+
+    @traced("stt")
+    async def listen(self, expected_phrases: Sequence[str]) -> Heard:
+        """One utterance: from the caller's first voiced frame (or `silence_timeout` without one)
+        to the VAD's end of speech (or `max_utterance_seconds`). Raises ProviderError."""
+        cfg = self.settings
+        starts = self._speech_starts
+        while not self._frames.empty():
+            self._frames.get_nowait()
+        session = await within(self.stt.open(expected_phrases), cfg.provider_timeout, "stt", "opening")
+        try:
+            for frame in list(self._preroll):
+                await session.feed(frame)
+            await self._feed_until_end_of_speech(session, starts)
+            speech_end = time.monotonic()
+            while not self._frames.empty():
+                await session.feed(self._frames.get_nowait())
+            final_timeout = self.stt.final_timeout or cfg.provider_timeout
+            result = await within(session.finish(), final_timeout, "stt", "final transcript")
+            stt_seconds = time.monotonic() - speech_end
+            metrics.STT_FINAL.observe(stt_seconds)
+        finally:
+            await session.aclose()
+        log.info("caller said", extra={"text": result.text})
+        return Heard(result.text, speech_end, stt_seconds, self._vad_speech_end_ms)
+
+    async def _feed_until_end_of_speech(self, session: SttSession, starts: int) -> None:
+        """`starts`: the speech starts counted when listen() began; one since then counts even if
+        it already ended (a short utterance while the STT session was opening)."""
+        loop = asyncio.get_running_loop()
+        started = self._speaking
+        deadline = loop.time() + self.settings.silence_timeout
+        while True:
+            if not started and (self._speaking or self._speech_starts > starts):
+                started = True
+                deadline = loop.time() + self.settings.max_utterance_seconds
+            if started and not self._speaking:
+                return
+            if loop.time() >= deadline:
+                return
+            self._speech_changed.clear()
+            frame_wait = asyncio.ensure_future(self._frames.get())
+            change_wait = asyncio.ensure_future(self._speech_changed.wait())
+            try:
+                await asyncio.wait(
+                    {frame_wait, change_wait},
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                change_wait.cancel()
+                if not frame_wait.done():
+                    frame_wait.cancel()
+            if frame_wait.done() and not frame_wait.cancelled():
+                await session.feed(frame_wait.result())
