@@ -124,13 +124,14 @@ class Call:
             offer = parse_offer(self.incoming.sdp)
         except OfferError as error:
             raise SetupFailed(mapping.NO_COMMON_CODEC, str(error)) from error
-        if negotiate(offer) is None:  # before bothering call-api
+        choice = negotiate(offer)  # before bothering call-api
+        if choice is None:
             raise SetupFailed(mapping.NO_COMMON_CODEC, "no common codec")
-        self.api = await open_call(
-            self.settings, self.call_id, self.trace_id, initial_vars(self.settings, self.incoming)
-        )
+        variables = initial_vars(self.settings, self.incoming)
+        # call_start.codec: the bot's RTP is sent in the codec chosen from the offer.
+        self.api = await open_call(self.settings, self.call_id, self.trace_id, variables, choice.codec.name)
         try:
-            self.media = await open_media_leg(self.api, offer)
+            self.media = await open_media_leg(self.api, offer, choice)
         except NoCommonCodec as error:
             await self._terminate()
             raise SetupFailed(mapping.NO_COMMON_CODEC, "no codec in common with the media plane") from error

@@ -23,6 +23,7 @@ from voicebot_protocol.client import (
     ServerMessage,
     VarValue,
 )
+from voicebot_protocol.media import CallCodec
 from voicebot_protocol.parser import parse_server_message
 
 from sip_gateway.settings import Settings
@@ -117,7 +118,7 @@ class CallApiSession:
 
 
 async def open_call(
-    settings: Settings, call_id: str, trace_id: str, initial_vars: dict[str, VarValue]
+    settings: Settings, call_id: str, trace_id: str, initial_vars: dict[str, VarValue], codec: CallCodec
 ) -> CallApiSession:
     """Connect, send call_start, wait for call_accepted; CallRefused otherwise."""
     http = aiohttp.ClientSession(
@@ -140,7 +141,9 @@ async def open_call(
         raise CallRefused(None, f"call-api unreachable: {error}") from error
     try:
         start = CallStart(
-            payload=CallStartPayload(call_id=call_id, trace_id=trace_id, initial_vars=initial_vars)
+            payload=CallStartPayload(
+                call_id=call_id, trace_id=trace_id, initial_vars=initial_vars, codec=codec
+            )
         )
         await ws.send_str(start.to_json())
         frame = await ws.receive(timeout=settings.setup_timeout_seconds)

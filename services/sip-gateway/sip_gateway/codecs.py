@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voicebot_protocol.media import CallCodec
+
 
 @dataclass(frozen=True)
 class Codec:
-    name: str  # the SDP encoding name, lowercase: "pcmu", "pcma", "opus"
+    name: CallCodec  # the SDP encoding name, lowercase: also call_start.codec
     clock_rate: int
     channels: int
     static_payload_type: int | None  # RFC 3551's fixed number, None for dynamic codecs

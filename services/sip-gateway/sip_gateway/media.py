@@ -49,10 +49,11 @@ def producer_rtp_parameters(choice: Choice, ssrc: int | None) -> dict[str, Any]:
     return {"codecs": codecs, "encodings": [{"ssrc": ssrc}] if ssrc else [{}]}
 
 
-async def open_media_leg(api: CallApiSession, offer: Offer) -> MediaLeg:
+async def open_media_leg(api: CallApiSession, offer: Offer, declared: Choice) -> MediaLeg:
+    """`declared`: the offer's choice, already named in call_start; the router must take it."""
     caps = await api.request("getRouterRtpCapabilities", {})
     choice = negotiate(offer, router_mime_types(caps.get("rtp_capabilities", caps)))
-    if choice is None:
+    if choice is None or choice.codec != declared.codec:
         raise NoCommonCodec()
     transport = await api.request("createPlainTransport", {"comedia": False, "rtcp_mux": True})
     transport_id = str(transport["transport_id"])

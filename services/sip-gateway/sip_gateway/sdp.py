@@ -94,7 +94,8 @@ def negotiate(offer: Offer, router_mime_types: set[str] | None = None) -> Choice
     for offered in offer.formats:
         if router_mime_types is not None and offered.codec.mime_type.lower() not in router_mime_types:
             continue
-        dtmf = offer.dtmf_payload_types.get(offered.codec.clock_rate)
+        # RFC 4733 events at 8 kHz only: the media plane's telephone-event (on an Opus line too).
+        dtmf = offer.dtmf_payload_types.get(8000)
         if router_mime_types is not None and "audio/telephone-event" not in router_mime_types:
             dtmf = None
         return Choice(offered.payload_type, offered.codec, dtmf)
@@ -112,7 +113,7 @@ def build_answer(choice: Choice, ip: str, port: int, *, direction: str = "sendre
     attributes = [f"a=rtpmap:{choice.codec.rtpmap(choice.payload_type)}"]
     if choice.dtmf_payload_type is not None:
         formats.append(str(choice.dtmf_payload_type))
-        attributes.append(f"a=rtpmap:{choice.dtmf_payload_type} {TELEPHONE_EVENT}/{choice.codec.clock_rate}")
+        attributes.append(f"a=rtpmap:{choice.dtmf_payload_type} {TELEPHONE_EVENT}/8000")
         attributes.append(f"a=fmtp:{choice.dtmf_payload_type} 0-16")
     if choice.codec.clock_rate == 8000:
         attributes.append("a=ptime:20")
