@@ -32,6 +32,7 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.arrivals: list[tuple[float, int]] = []  # (wall-clock time, payload type)
         self.payloads: list[bytes] = []
         self.first = asyncio.Event()
+        self.packet = asyncio.Event()
         self.transport: asyncio.DatagramTransport | None = None
 
     @classmethod
@@ -53,6 +54,7 @@ class RtpPeer(asyncio.DatagramProtocol):
             extension = 4 + 4 * int.from_bytes(data[14:16], "big") if data[0] & 0x10 else 0
             self.payloads.append(data[12 + 4 * (data[0] & 0x0F) + extension :])
             self.first.set()
+            self.packet.set()
 
     async def until_quiet(self, quiet_s: float, timeout: float) -> None:
         """Wait until no packet came for quiet_s (the bot finished speaking)."""
@@ -62,6 +64,11 @@ class RtpPeer(asyncio.DatagramProtocol):
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("the bot never went quiet")
+
+    async def next_packet(self) -> None:
+        """Wait for the next packet: the bot is speaking right now."""
+        self.packet.clear()
+        await self.packet.wait()
 
     async def say_opus(self, to: tuple[str, int], ssrc: int, text: str, payload_type: int = 100) -> float:
         return await self.say("opus", to, ssrc, speech_pcm(text, 16000), payload_type)

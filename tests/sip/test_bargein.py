@@ -60,7 +60,8 @@ async def test_talking_over_the_bot_stops_its_rtp_and_is_understood(
         assert peer.first.is_set(), "no bot RTP at the offer's address"
         answered = [r for r in gateway.records("answered") if r.get("rtp_to") == ["127.0.0.1", peer.port]][-1]
         ip, port = answered["media_at"]
-        await asyncio.sleep(0.3)  # inside the greeting
+        await asyncio.sleep(0.3)  # inside the greeting: talk while a packet just came in
+        await asyncio.wait_for(peer.next_packet(), 5)
         began = await peer.say(
             codec, (ip, int(port)), ssrc, speech_pcm("yes please", 16000), int(CODECS[codec]["pt"])
         )

@@ -70,6 +70,8 @@ def test_sip_info_dtmf_reaches_the_orchestrator(
     control: tuple[CallApiServer, SipGateway], tmp_path: Path
 ) -> None:
     api, gateway = control
-    run_sipp(tmp_path, "info_dtmf", gateway.sip_port, keys={**OPUS, "customer_id": "dtmf"}).check()
+    run_sipp(
+        tmp_path, "info_dtmf", gateway.sip_port, keys={**OPUS, "customer_id": "dtmf", "digit": "5"}
+    ).check()
     assert gateway.records("dtmf")[-1]["digit"] == "5"
     assert [r["digit"] for r in api.log_records("dtmf received")] == ["5"]

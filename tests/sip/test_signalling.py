@@ -119,3 +119,19 @@ def test_a_call_past_its_limit_is_ended_with_bye(
     run_sipp(tmp_path, "bot_bye", short_call_gateway.sip_port, keys=caller(**OPUS)).check()
     assert short_call_gateway.records("caller_bye")  # sippy's credit timer: BYE + call_terminated
     nothing_left(stack, short_call_gateway)
+
+
+def test_a_sip_info_digit_drives_the_dialog_and_the_bot_hangs_up(sip_stack: Stack, tmp_path: Path) -> None:
+    stack, _, gateway = sip_stack
+    # The shipped appointment scenario: "2" declines the offer; the bot says goodbye and sends BYE.
+    run_sipp(tmp_path, "info_dtmf", gateway.sip_port, keys=caller(digit="2", **PCMU)).check()
+    assert gateway.records("dtmf")[-1]["digit"] == "2"
+    ended = gateway.records("bot_bye")[-1]
+    assert ended["code"] == "dialog_completed"
+    said = [
+        r["text"]
+        for r in gateway.records("transcript")
+        if r["call_id"] == ended["call_id"] and r["role"] == "bot"
+    ]
+    assert any("No problem" in text for text in said), said
+    nothing_left(stack, gateway)
