@@ -38,7 +38,7 @@ async def one_call(gateway: SipGateway, work: Path, n: int, codec: str) -> str:
         "customer_id": f"c{n}",
     }
     cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin", "-d", "45000"]
+    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin", "-d", "20000"]
     cmd += ["-timeout", "150s", "-timeout_error"]
     for key, value in keys.items():
         cmd += ["-key", key, value]
