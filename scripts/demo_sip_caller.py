@@ -73,7 +73,7 @@ async def main(port: int, log: Path, out: Path) -> int:
                 print(f"  {r['role']:>6}: {r['text']}" + ("  (interrupted)" if r.get("interrupted") else ""))
                 question = next((q for q in wavs if q in str(r["text"]).lower()), None)
                 if r["role"] == "bot" and question and media:
-                    await peer.until_quiet(0.6, 30)
+                    await peer.until_quiet(1.0, 30)  # the question is over
                     pcm = read_audio(wavs.pop(question), 16000)
                     await peer.say("pcmu", media, ssrc, pcm, 0)
             elif event in ("dtmf", "bot_bye", "caller_bye", "refused", "refer"):
