@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup test test-python test-node test-unit lint demo up down logs bench chaos certs schema images test-images
+.PHONY: setup test test-python test-node test-unit lint demo demo-sip up down logs bench chaos certs schema images test-images
 
 setup:
 	@scripts/setup.sh
@@ -38,6 +38,10 @@ schema: setup
 
 demo: setup
 	@scripts/demo.sh
+
+# One real SIP call (SIPp, G.711 from a WAV, one DTMF digit) through the SIP gateway.
+demo-sip: setup
+	@scripts/demo-sip.sh
 
 up: setup
 	@scripts/stack.sh up

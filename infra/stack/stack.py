@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from voicebot_stack.procs import free_ports
 from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
 
 from infra.nginx import render as nginx_render
+from infra.stack import sip as sip_spec
 
 ROOT = paths.REPO_ROOT
 VENV_BIN = paths.VENV_BIN
@@ -37,7 +39,7 @@ ENV_FILE = RUN_DIR / "env"
 TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
 UP_TIMEOUT = float(os.environ.get("VOICEBOT_STACK_TIMEOUT", "120"))
 DRAIN_GRACE_SECONDS = 10
-PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx")
+PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway")
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
 
@@ -70,7 +72,8 @@ def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
     print(f"CA_FILE={env['CA_FILE']}")
     print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}")
-    print(f"WEB_URL={env.get('WEB_URL', '')}", flush=True)  # the softphone page (docs/softphone.md)
+    print(f"WEB_URL={env.get('WEB_URL', '')}")  # the softphone page (docs/softphone.md)
+    print(f"SIP_URI={env.get('SIP_URI', '')}", flush=True)  # the SIP gateway (docs/sip-gateway.md)
 
 
 def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
@@ -79,7 +82,8 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     if worker is None:
         raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
     subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
-    redis, mediasoup, controller, api1, api2, https, http = free_ports(7)
+    redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
+    (sip,) = free_ports(1, socket.SOCK_DGRAM)
     nginx_prefix = RUN_DIR / "nginx"
     nginx_conf = nginx_prefix / "nginx.conf"
     nginx_render.local(
@@ -119,6 +123,13 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         call_api(api1, "call-api-1"),
         call_api(api2, "call-api-2"),
         specs.nginx(nginx_prefix, nginx_conf, https, http),
+        sip_spec.sip_gateway(
+            sip,
+            sip_health,
+            wss_url=f"wss://127.0.0.1:{https}/api/v1/call",
+            ca_file=CERTS_DIR / "ca.crt",
+            gateway_key=creds.gateway_key,
+        ),
     ]
     assert tuple(s.name for s in services) == PROGRAMS
     values = {
@@ -143,6 +154,9 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "MEDIA_CONTROLLER_PORT": str(controller),
         "CALL_API_1_PORT": str(api1),
         "CALL_API_2_PORT": str(api2),
+        "SIP_URI": f"sip:bot@127.0.0.1:{sip}",
+        "SIP_PORT": str(sip),
+        "SIP_HEALTH_PORT": str(sip_health),
         "SUPERVISOR_SOCKET": str(SOCKET),
         "LOG_DIR": str(LOG_DIR),
     }

@@ -21,7 +21,7 @@ from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
-PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx"}
+PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway"}
 LISTENERS = {"reap-orphans"}
 PORT_KEYS = (
     "HTTPS_PORT",
@@ -59,7 +59,9 @@ def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
         f"CA_FILE={values['CA_FILE']}",
         f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
         f"WEB_URL={values['WEB_URL']}",
+        f"SIP_URI={values['SIP_URI']}",
     ]
+    assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+", values["SIP_URI"])
     assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
     assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])

@@ -1,0 +1,24 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sip.support import SipGateway, start_sip_gateway
+from tests.support.fullstack import FullStack, start_full_stack
+from tests.support.nginx import Certs, NginxGateway, make_certs
+
+
+@pytest.fixture(scope="module")
+def sip_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FullStack, NginxGateway, SipGateway]]:
+    """The whole stack with the real Orchestrator, nginx in front, the SIP gateway in front of that."""
+    base = Path(tmp_path_factory.mktemp("sip"))
+    certs: Certs = make_certs(base / "certs")
+    stack = start_full_stack(base)
+    nginx = NginxGateway(base / "nginx", certs, [f"127.0.0.1:{stack.call_api.port}"]).start()
+    gateway = start_sip_gateway(base / "logs", nginx, certs)
+    yield stack, nginx, gateway
+    gateway.stop()
+    nginx.stop()
+    stack.stop()

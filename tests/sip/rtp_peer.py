@@ -1,0 +1,106 @@
+"""The trunk's RTP side for tests: one UDP socket per call, named in SIPp's SDP offer, that records
+the bot's packets and sends the caller's speech from the same address (symmetric RTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from typing import cast
+
+import av
+import numpy as np
+from voicebot_callsim.audio import speech_pcm
+from voicebot_callsim.rtp import opus_packets
+
+
+def g711(codec: str, pcm16k: bytes) -> list[bytes]:
+    """20 ms G.711 payloads (PyAV resamples to 8 kHz and encodes)."""
+    encoder = av.CodecContext.create("pcm_mulaw" if codec == "pcmu" else "pcm_alaw", "w")
+    encoder.sample_rate, encoder.format, encoder.layout = 8000, "s16", "mono"
+    frame = av.AudioFrame.from_ndarray(
+        np.frombuffer(pcm16k, np.int16).reshape(1, -1), format="s16", layout="mono"
+    )
+    frame.sample_rate = 16000
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
+    data = b"".join(bytes(p) for f in resampler.resample(frame) for p in encoder.encode(f))
+    return [data[i : i + 160] for i in range(0, len(data) - 159, 160)]
+
+
+class RtpPeer(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, int]] = []  # (wall-clock time, payload type)
+        self.payloads: list[bytes] = []
+        self.first = asyncio.Event()
+        self.packet = asyncio.Event()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    @classmethod
+    async def open(cls) -> RtpPeer:
+        _, peer = await asyncio.get_running_loop().create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0))
+        return peer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) >= 12 and not 200 <= data[1] <= 206:  # RTP only: RTCP shares the port (rtcp-mux)
+            self.arrivals.append((time.time(), data[1] & 0x7F))
+            extension = 4 + 4 * int.from_bytes(data[14:16], "big") if data[0] & 0x10 else 0
+            self.payloads.append(data[12 + 4 * (data[0] & 0x0F) + extension :])
+            self.first.set()
+            self.packet.set()
+
+    async def until_quiet(self, quiet_s: float, timeout: float) -> None:
+        """Wait until no packet came for quiet_s (the bot finished speaking)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.arrivals and time.time() - self.arrivals[-1][0] >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError("the bot never went quiet")
+
+    async def next_packet(self) -> None:
+        """Wait for the next packet: the bot is speaking right now."""
+        self.packet.clear()
+        await self.packet.wait()
+
+    async def say_opus(self, to: tuple[str, int], ssrc: int, text: str, payload_type: int = 100) -> float:
+        return await self.say("opus", to, ssrc, speech_pcm(text, 16000), payload_type)
+
+    async def say(
+        self, codec: str, to: tuple[str, int], ssrc: int, pcm16k: bytes, payload_type: int
+    ) -> float:
+        """Plain RTP (no header extension), 20 ms pace, from this socket; returns when it began."""
+        assert self.transport is not None
+        payloads, step = (opus_packets(pcm16k, 16000), 960) if codec == "opus" else (g711(codec, pcm16k), 160)
+        start = time.monotonic()
+        began = time.time()
+        for n, payload in enumerate(payloads):
+            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n, n * step, ssrc)
+            self.transport.sendto(header + payload, to)
+            await asyncio.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
+        return began
+
+    def pcm(self, codec: str, rate: int = 16000) -> bytes:
+        """The bot's audio as received, decoded (PyAV: libopus or pcm_mulaw/pcm_alaw) to s16 mono."""
+        name = {"opus": "libopus", "pcmu": "pcm_mulaw", "pcma": "pcm_alaw"}[codec]
+        decoder = av.CodecContext.create(name, "r")
+        if codec != "opus":
+            decoder.sample_rate, decoder.layout = 8000, "mono"
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        out = bytearray()
+        for payload in self.payloads:
+            for frame in decoder.decode(av.Packet(payload)):
+                for converted in resampler.resample(frame):
+                    out += bytes(converted.planes[0])[: converted.samples * 2]
+        return bytes(out)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
