@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup test test-python test-node test-unit lint demo demo-sip up down logs bench chaos certs schema images test-images
+.PHONY: setup test test-python test-node test-unit lint demo demo-sip test-sip-load up down logs bench chaos certs schema images test-images
 
 setup:
 	@scripts/setup.sh
@@ -57,6 +57,9 @@ certs: setup
 
 bench: setup
 	$(PY) -m bench
+
+test-sip-load: setup
+	$(PYTEST) tests/sip/test_concurrent.py --sip-load
 
 chaos: setup
 	$(PYTEST) tests/chaos --chaos-full

@@ -22,3 +22,23 @@ def sip_stack(
     gateway.stop()
     nginx.stop()
     stack.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sip-load", action="store_true", default=False, help="SIP suite: run the 20-concurrent-calls test"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sip_load: many concurrent SIP calls, run only with --sip-load")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # 20 calls with Piper, STT and the whole stack take both cores for minutes: `make test-sip-load`.
+    if config.getoption("--sip-load", default=False):
+        return
+    skip = pytest.mark.skip(reason="SIP load test: run with --sip-load (make test-sip-load)")
+    for item in items:
+        if "sip_load" in item.keywords:
+            item.add_marker(skip)

@@ -62,6 +62,7 @@ async def one_call(gateway: SipGateway, work: Path, n: int, codec: str) -> str:
         peer.close()
 
 
+@pytest.mark.sip_load
 @pytest.mark.parametrize("codec", list(CODECS))
 async def test_twenty_concurrent_calls_with_audio_both_ways(
     sip_stack: tuple[FullStack, NginxGateway, SipGateway], tmp_path: Path, codec: str
