@@ -52,7 +52,7 @@ test('service request lines carry the request trace id', async (t) => {
   await service.waitForLog((e) => e.msg === 'request done' && e.method === 'stats' && e.trace_id === traceId, 2000, 'the stats line');
   await assert.rejects(controller.request('router.getRtpCapabilities', { call_id: 'ghost' }, { traceparent }), { code: 'not_found' });
   await service.waitForLog((e) => /^request failed/.test(e.msg) && e.call_id === 'ghost' && e.trace_id === traceId, 2000, 'the failure line');
-  await controller.request('session.close', { call_id: 'log-1' });
+  await controller.request('session.close', { call_id: 'log-1' }, { traceparent }); // as the controller does: the call's
   const callLines = service.logs.filter((e) => e.call_id === 'log-1');
   assert.ok(callLines.some((e) => e.event === 'session_opened'));
   assert.ok(callLines.every((e) => e.trace_id === traceId), JSON.stringify(callLines.filter((e) => e.trace_id !== traceId)));
