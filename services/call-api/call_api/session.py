@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from opentelemetry import trace
-from starlette.responses import Response
 from starlette.websockets import WebSocket
 from voicebot_protocol import (
     CallAccepted,
@@ -34,11 +33,12 @@ from voicebot_tracing import new_trace_id, normalize_trace_id, parent_context_fo
 from voicebot_tracing.context import set_call
 
 from call_api import metrics
-from call_api.auth import Authenticator, AuthRefusal, GatewayIdentity
+from call_api.auth import Authenticator, GatewayIdentity
 from call_api.auth.identity import ANONYMOUS, media_call_id
 from call_api.call_codec import CALL_CODEC
 from call_api.call_state import CallLifecycle, CallState
 from call_api.client_socket import ClientSocket
+from call_api.handshake import admit, deny_while_draining
 from call_api.orchestrator.base import CallResult, Orchestrator, OrchestratorFactory, OrchestratorStartError
 from call_api.registry import CallRegistry
 from call_api.settings import Settings
@@ -104,48 +104,20 @@ class CallSession:
 
     # --- the whole call -----------------------------------------------------
 
-    async def _deny_handshake(self, status: int, refusal: CallFailed) -> None:
-        """Refuse the upgrade itself with an HTTP answer: 503 while draining, so that a gateway
-        (nginx's proxy_next_upstream) can retry the call on another instance, which it cannot do
-        once the WebSocket is open; 401/403 for a missing or refused credential."""
-        try:
-            await self.websocket.send_denial_response(
-                Response(refusal.to_json(), status_code=status, media_type="application/json")
-            )
-        except RuntimeError:  # a server without the websocket.http.response extension
-            close_code = CloseCode.TRY_AGAIN_LATER if status == 503 else CloseCode.POLICY_VIOLATION
-            await self.websocket.close(code=close_code, reason=str(refusal.code))
-        self.lifecycle.advance(CallState.CLOSED)
-
-    async def _authenticate(self) -> bool:
-        """The credential, checked before the upgrade (docs/security.md); the credential is never logged."""
-        try:
-            self.identity = await self.authenticator.authenticate(
-                self.websocket.headers, self.websocket.query_params
-            )
-        except AuthRefusal as refusal:
-            metrics.auth_refused(refusal.code)
-            client = self.websocket.client.host if self.websocket.client else None
-            log.warning(
-                "handshake refused", extra={"code": refusal.code, "why": refusal.reason, "client": client}
-            )
-            await self._deny_handshake(refusal.status, CallFailed(reason=refusal.reason, code=refusal.code))
-            return False
-        if not self.identity.may_set_trace_id and self.header_trace_id is not None:
+    async def serve(self) -> None:
+        set_call(None, self.trace_id)
+        identity = await admit(self.websocket, self.authenticator)
+        if identity is None:
+            self.lifecycle.advance(CallState.CLOSED)
+            return
+        self.identity = identity
+        if not identity.may_set_trace_id and self.header_trace_id is not None:
             self.header_trace_id = None  # an untrusted client cannot choose a trace id
             self.trace_id = new_trace_id()
             set_call(None, self.trace_id)
-        return True
-
-    async def serve(self) -> None:
-        set_call(None, self.trace_id)
-        if not await self._authenticate():
-            return
         if self.registry.draining:
-            log.info("handshake refused: draining")
-            await self._deny_handshake(
-                503, CallFailed(reason="server is draining", code=FailureCode.SERVER_DRAINING)
-            )
+            await deny_while_draining(self.websocket)
+            self.lifecycle.advance(CallState.CLOSED)
             return
         try:
             await self.websocket.accept()
