@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,7 +63,14 @@ def test_call_api_image_answers_healthz(run_image) -> None:
 def test_media_controller_image_answers_healthz(run_image) -> None:
     port = free_port()
     proc = run_image(
-        "media-controller", {"MEDIA_CONTROLLER_HOST": "127.0.0.1", "MEDIA_CONTROLLER_PORT": str(port)}
+        "media-controller",
+        {
+            "MEDIA_CONTROLLER_HOST": "127.0.0.1",
+            "MEDIA_CONTROLLER_PORT": str(port),
+            # it refuses to start without strong secrets (docs/security.md)
+            "MEDIA_CONTROLLER_API_SECRET": secrets.token_hex(32),
+            "MEDIA_CONTROLLER_MEDIASOUP_SECRET": secrets.token_hex(32),
+        },
     )
     wait_until(
         lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(),
@@ -81,7 +89,7 @@ def test_mediasoup_image_runs_a_real_worker(run_image) -> None:
         {
             "MEDIASOUP_SERVICE_HOST": "127.0.0.1",
             "MEDIASOUP_SERVICE_PORT": str(port),
-            "MEDIASOUP_SERVICE_SECRET": "image-test",
+            "MEDIASOUP_SERVICE_SECRET": secrets.token_hex(32),
             "MEDIASOUP_WORKERS": "1",
         },
     )

@@ -13,7 +13,7 @@ import websockets
 from call_api.app import create_app
 from call_api.auth import verify_call_token
 from call_api.auth.web_tokens import AddressRateLimiter
-from call_api.settings import Settings
+from call_api.settings import AuthSettings, CacheSettings, Settings
 
 from tests.support.callapi import call_start, factory_path, recv_json
 from tests.support.procs import free_port
@@ -46,10 +46,9 @@ async def web_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
         port = free_port()
         settings = Settings(
             bind=f"127.0.0.1:{port}",
-            redis_url=redis.url,
+            cache=CacheSettings(redis_url=redis.url),
             orchestrator_factory=factory_path("create_echo_orchestrator"),
-            token_secret=token_secret,
-            allowed_origins=ORIGIN,
+            auth=AuthSettings(token_secret=token_secret, allowed_origins=ORIGIN),
         )
         app = create_app(settings, configure_logging=False)
         server = uvicorn.Server(
