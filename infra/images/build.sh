@@ -86,7 +86,9 @@ mediasoup_image() {
   [ -x "$svc/node_modules/.bin/node" ] || die "$svc/node_modules missing: run make setup"
   worker="$("$svc/scripts/build-worker.sh" --print-path)"
   [ -x "$worker" ] || die "mediasoup worker not built: run make setup"
-  build mediasoup "$svc" --build-context worker="$(dirname "$worker")"
+  # the schema's hash in the arguments: a changed schema rebuilds the image
+  build mediasoup "$svc" --build-context worker="$(dirname "$worker")" --build-context schema=docs/schema \
+    --label "voicebot.schema=$(sha256sum docs/schema/internal.media-service.request.schema.json | cut -c1-16)"
 }
 
 names=("$@")
