@@ -34,6 +34,8 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.first = asyncio.Event()
         self.packet = asyncio.Event()
         self.transport: asyncio.DatagramTransport | None = None
+        self.sequence = 0  # of what this peer sends: one RTP stream, whatever it carries
+        self.timestamp = 0
 
     @classmethod
     async def open(cls) -> RtpPeer:
@@ -77,25 +79,55 @@ class RtpPeer(asyncio.DatagramProtocol):
         self, codec: str, to: tuple[str, int], ssrc: int, pcm16k: bytes, payload_type: int
     ) -> float:
         """Plain RTP (no header extension), 20 ms pace, from this socket; returns when it began."""
-        assert self.transport is not None
         payloads, step = (opus_packets(pcm16k, 16000), 960) if codec == "opus" else (g711(codec, pcm16k), 160)
         start = time.monotonic()
         began = time.time()
         for n, payload in enumerate(payloads):
-            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n, n * step, ssrc)
-            self.transport.sendto(header + payload, to)
+            self._send(to, ssrc, payload_type, payload, marker=n == 0)
+            self.timestamp += step
             await asyncio.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
         return began
 
-    def pcm(self, codec: str, rate: int = 16000) -> bytes:
-        """The bot's audio as received, decoded (PyAV: libopus or pcm_mulaw/pcm_alaw) to s16 mono."""
+    async def press(self, to: tuple[str, int], ssrc: int, digit: str, payload_type: int = 101) -> None:
+        """One RFC 4733 key press, as phones send it: 100 ms of event packets (one timestamp, a
+        growing duration at 8 kHz), then the end packet three times."""
+        event = "0123456789*#ABCD".index(digit)
+        start = self.timestamp
+        for n in range(1, 6):
+            self._send(
+                to, ssrc, payload_type, struct.pack("!BBH", event, 10, n * 160), marker=n == 1, ts=start
+            )
+            await asyncio.sleep(0.02)
+        for _ in range(3):
+            self._send(to, ssrc, payload_type, struct.pack("!BBH", event, 0x80 | 10, 800), ts=start)
+        self.timestamp += 960
+
+    def _send(
+        self,
+        to: tuple[str, int],
+        ssrc: int,
+        payload_type: int,
+        payload: bytes,
+        *,
+        marker: bool = False,
+        ts: int | None = None,
+    ) -> None:
+        assert self.transport is not None
+        second = payload_type | (0x80 if marker else 0)
+        timestamp = self.timestamp if ts is None else ts
+        header = struct.pack("!BBHII", 0x80, second, self.sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
+        self.sequence += 1
+        self.transport.sendto(header + payload, to)
+
+    def pcm(self, codec: str, rate: int = 16000, packets: int | None = None) -> bytes:
+        """The bot's audio as received (its first `packets`), decoded (PyAV: libopus or pcm_mulaw/pcm_alaw) to s16 mono."""
         name = {"opus": "libopus", "pcmu": "pcm_mulaw", "pcma": "pcm_alaw"}[codec]
         decoder = av.CodecContext.create(name, "r")
         if codec != "opus":
             decoder.sample_rate, decoder.layout = 8000, "mono"
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         out = bytearray()
-        for payload in self.payloads:
+        for payload in self.payloads[:packets]:
             for frame in decoder.decode(av.Packet(payload)):
                 for converted in resampler.resample(frame):
                     out += bytes(converted.planes[0])[: converted.samples * 2]

@@ -42,7 +42,7 @@ def producer_rtp_parameters(choice: Choice, ssrc: int | None) -> dict[str, Any]:
             {
                 "mimeType": "audio/telephone-event",
                 "payloadType": choice.dtmf_payload_type,
-                "clockRate": codec.clock_rate,
+                "clockRate": 8000,  # negotiated at 8 kHz only, on an Opus line too
             }
         )
     # Trunks rarely signal their SSRC (a=ssrc); without it the media plane latches onto the stream.
