@@ -122,13 +122,14 @@ async def peer_call(
 async def hang_up(
     proc: asyncio.subprocess.Process, peer: RtpPeer, codec: str, media: tuple[str, int, int] | None
 ) -> None:
-    """Key 2 by RFC 4733 declines the appointment: the bot says goodbye and sends BYE, which
-    ends SIPp's call (its default answer to a BYE in a pause)."""
+    """Key 0 by RFC 4733 asks for the reception in any state of the appointment dialog: the bot
+    transfers the call, and SIPp answers the REFER it does not expect by ending the call with BYE
+    (its default behaviour)."""
     if proc.returncode is None and media is not None:
         ip, port, ssrc = media
         # A phone's stream is continuous: audio (here silence) around the key press.
         await peer.say(codec, (ip, port), ssrc, bytes(6400), int(CODECS[codec]["pt"]))
-        await peer.press((ip, port), ssrc, "2")
+        await peer.press((ip, port), ssrc, "0")
         try:
             await asyncio.wait_for(proc.wait(), 60)
         except TimeoutError:

@@ -31,6 +31,7 @@ class RtpPeer(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.arrivals: list[tuple[float, int]] = []  # (wall-clock time, payload type)
         self.payloads: list[bytes] = []
+        self.markers: list[bool] = []  # the media-controller marks the first packet of each stream
         self.first = asyncio.Event()
         self.packet = asyncio.Event()
         self.transport: asyncio.DatagramTransport | None = None
@@ -53,6 +54,7 @@ class RtpPeer(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) >= 12 and not 200 <= data[1] <= 206:  # RTP only: RTCP shares the port (rtcp-mux)
             self.arrivals.append((time.time(), data[1] & 0x7F))
+            self.markers.append(bool(data[1] & 0x80))
             extension = 4 + 4 * int.from_bytes(data[14:16], "big") if data[0] & 0x10 else 0
             self.payloads.append(data[12 + 4 * (data[0] & 0x0F) + extension :])
             self.first.set()
@@ -120,7 +122,8 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.transport.sendto(header + payload, to)
 
     def pcm(self, codec: str, rate: int = 16000, packets: int | None = None) -> bytes:
-        """The bot's audio as received (its first `packets`), decoded (PyAV: libopus or pcm_mulaw/pcm_alaw) to s16 mono."""
+        """The bot's audio as received (its first `packets`), decoded (PyAV: libopus or
+        pcm_mulaw/pcm_alaw) to s16 mono."""
         name = {"opus": "libopus", "pcmu": "pcm_mulaw", "pcma": "pcm_alaw"}[codec]
         decoder = av.CodecContext.create(name, "r")
         if codec != "opus":
@@ -132,6 +135,15 @@ class RtpPeer(asyncio.DatagramProtocol):
                 for converted in resampler.resample(frame):
                     out += bytes(converted.planes[0])[: converted.samples * 2]
         return bytes(out)
+
+    def streams(self) -> list[int]:
+        """Packets per bot stream (a reply, a reprompt), split at the marker bits."""
+        counts: list[int] = []
+        for marked in self.markers:
+            if marked or not counts:
+                counts.append(0)
+            counts[-1] += 1
+        return counts
 
     def close(self) -> None:
         if self.transport is not None:
