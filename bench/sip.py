@@ -5,7 +5,10 @@
   address (a UDP socket of this benchmark, named in the SDP);
 - bargein_to_last_bot_packet: on a PCMU call, the caller's speech onset (first voiced 20 ms frame of
   what this benchmark sends as plain G.711 RTP, no audio-level extension) → the last bot packet
-  before the bot falls silent.
+  before the bot falls silent;
+- media_cpu_pct_<codec>: the media plane's CPU (media-controller + mediasoup service + its
+  workers, % of one core) over one whole call, INVITE to BYE, the same call in G.711 (PCMU) and in
+  Opus in the same run: the bot's greeting one way, the caller's (silent) audio the other.
 
 `python -m bench.sip [--quick]` prints the JSON summary (p50/p95/p99 per figure)."""
 
@@ -24,18 +27,25 @@ from pathlib import Path
 
 import av
 import numpy as np
+from voicebot_stack.fullstack import FullStack
+from voicebot_stack.procstat import CpuWindow
 
 from bench.audio import speech, voiced_frames
 from bench.context import BenchContext, Options
 from bench.registry import scenario
 from bench.results import Result
 from bench.stack import full_stack
+from tests.sip.peer_call import CODECS as PEER_CODECS
+from tests.sip.peer_call import wait_record
+from tests.sip.rtp_peer import RtpPeer
 from tests.sip.support import SCENARIOS, SipGateway, start_sip_gateway
 from tests.support.nginx import NginxGateway, make_certs
 from tests.support.procs import free_port
 
 CALLS = (20, 5)  # full, --quick
 BARGE_CALLS = (10, 3)
+CPU_CALLS = (6, 3)  # per codec
+CPU_HOLD_S = 4.0
 CODECS = {
     "opus": {"pt": "100", "codec": "opus/48000/2", "rate": "48000"},
     "pcmu": {"pt": "0", "codec": "PCMU/8000", "rate": "8000"},
@@ -183,23 +193,79 @@ async def one_call(gw: SipGateway, work: Path, codec: str, barge: bool) -> dict[
     return figures
 
 
+def media_pids(stack: FullStack) -> dict[str, list[int]]:
+    media = stack.media
+    return {
+        "controller": [media.controller.pid],
+        "service": [media.service.pid],
+        "worker": media.worker_pids(),
+    }
+
+
+async def cpu_call(gw: SipGateway, work: Path, codec: str, pids: dict[str, list[int]]) -> float:
+    """One call, both ways (the bot's greeting; the caller's RTP, silence, for the whole hold):
+    the media plane's CPU over the call, % of one core."""
+    peer = await RtpPeer.open()
+    ssrc = secrets.randbelow(2**31) + 1
+    keys = {**PEER_CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
+    keys |= {"caller_name": "Ann", "customer_id": "cpu"}
+    cmd = ["sipp", f"127.0.0.1:{gw.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
+    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin"]
+    cmd += ["-d", str(int(CPU_HOLD_S * 1000)), "-timeout", "40s", "-timeout_error"]
+    for key, value in keys.items():
+        cmd += ["-key", key, value]
+    window = CpuWindow(pids).start()
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=work
+    )
+    talk: asyncio.Task[float] | None = None
+    try:
+        answered = await wait_record(
+            lambda: gw.records("answered"),
+            lambda r: r.get("rtp_to") == ["127.0.0.1", peer.port],
+            "200 OK",
+            20,
+        )
+        ip, port = answered["media_at"]
+        silence = bytes(int(CPU_HOLD_S * 16000) * 2)
+        talk = asyncio.create_task(
+            peer.say(codec, (ip, int(port)), ssrc, silence, int(PEER_CODECS[codec]["pt"]))
+        )
+        returncode = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if talk is not None:
+            talk.cancel()
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+        peer.close()
+    usage = window.stop()
+    if returncode != 0:
+        raise RuntimeError(f"SIPp failed ({returncode}) on a {codec} call")
+    return sum(usage.values())
+
+
 @scenario("sip.call", "SIPp through the SIP gateway: INVITE → 200 OK, 200 OK → first bot RTP, G.711 barge-in")
 async def sip_call(ctx: BenchContext) -> Result:
     calls, barge_calls = (
         ctx.options.pick(CALLS[0], CALLS[1]),
         ctx.options.pick(BARGE_CALLS[0], BARGE_CALLS[1]),
     )
+    cpu_calls = ctx.options.pick(CPU_CALLS[0], CPU_CALLS[1])
     result = Result(
         info={
             "calls": calls,
             "barge_in_calls": barge_calls,
             "sequential": True,
+            "cpu_calls_per_codec": cpu_calls,
+            "cpu_hold_s": CPU_HOLD_S,
             "target": "SIPp → sip-gateway → nginx TLS → call-api (real Orchestrator) → mediasoup",
         }
     )
     invite = result.figure("invite_to_200", goal="p99 ≤ 500 ms")
     first = result.figure("ok_to_first_bot_rtp")
     barge = result.figure("bargein_to_last_bot_packet_pcmu")
+    cpu = {codec: result.figure(f"media_cpu_pct_{codec}", unit="%") for codec in ("pcmu", "opus")}
     work = ctx.scratch("sip")
     started = time.perf_counter()
     with full_stack(work / "stack") as stack:
@@ -221,6 +287,13 @@ async def sip_call(ctx: BenchContext) -> Result:
                             barge.add(figures["bargein_to_last_bot_packet"])
                         elif with_barge:
                             result.failures.append(f"{codec}: no bot RTP to talk over")
+                pids = media_pids(stack)
+                for _ in range(cpu_calls):  # interleaved, so both codecs see the same machine
+                    for codec, figure in cpu.items():
+                        try:
+                            figure.add(await cpu_call(gw, work, codec, pids))
+                        except (RuntimeError, TimeoutError) as error:
+                            result.failures.append(f"cpu {codec}: {error!r}")
             finally:
                 gw.stop()
     result.wall_s = time.perf_counter() - started
