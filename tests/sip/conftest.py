@@ -8,11 +8,12 @@ from tests.support.fullstack import FullStack, start_full_stack
 from tests.support.nginx import Certs, NginxGateway, make_certs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sip_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[FullStack, NginxGateway, SipGateway]]:
-    """The whole stack with the real Orchestrator, nginx in front, the SIP gateway in front of that."""
+    """The whole stack with the real Orchestrator, nginx in front, the SIP gateway in front of that;
+    one for the package (a start costs ~30 s of a loaded machine): every test ends its calls."""
     base = Path(tmp_path_factory.mktemp("sip"))
     certs: Certs = make_certs(base / "certs")
     stack = start_full_stack(base)

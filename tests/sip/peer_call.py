@@ -27,7 +27,6 @@ CODECS = {
     "pcma": {"pt": "8", "codec": "PCMA/8000", "rate": "8000"},
 }
 FRAME_MS = 20  # the media-controller's packet: played_ms = packets × 20
-HOLD_MS = 300_000  # SIPp holds the call: the bot hangs up (hang_up)
 
 Record = dict[str, Any]
 
@@ -89,15 +88,14 @@ class PeerCall:
 async def peer_call(
     gateway: SipGateway, tmp_path: Path, codec: str, *, caller_name: str = "Ann", customer_id: str = "t"
 ) -> AsyncIterator[PeerCall]:
-    """SIPp places the call (tests/sip/scenarios/bench_call.xml) with the peer's port in its offer;
+    """SIPp places the call (tests/sip/scenarios/held_call.xml) with the peer's port in its offer;
     yields once the gateway answered it. On exit the call is ended by the bot (hang_up)."""
     peer = await RtpPeer.open()
     ssrc = secrets.randbelow(2**31) + 1
     keys = {**CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
     keys |= {"caller_name": caller_name, "customer_id": customer_id}
-    cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
+    cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "held_call.xml"), "-s", "bot"]
     cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin"]
-    cmd += ["-d", str(HOLD_MS)]
     for key, value in keys.items():
         cmd += ["-key", key, value]
     proc = await asyncio.create_subprocess_exec(
@@ -123,8 +121,8 @@ async def hang_up(
     proc: asyncio.subprocess.Process, peer: RtpPeer, codec: str, media: tuple[str, int, int] | None
 ) -> None:
     """Key 0 by RFC 4733 asks for the reception in any state of the appointment dialog: the bot
-    transfers the call, and SIPp answers the REFER it does not expect by ending the call with BYE
-    (its default behaviour)."""
+    sends REFER, SIPp declines it and hangs up with BYE (held_call.xml). A call the bot ended
+    already has ended SIPp too."""
     if proc.returncode is None and media is not None:
         ip, port, ssrc = media
         # A phone's stream is continuous: audio (here silence) around the key press.
