@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup test test-python test-node test-unit lint demo up down logs bench chaos certs schema images test-images
+.PHONY: setup test test-python test-node test-unit lint demo demo-sip test-sip-load up down logs bench chaos certs schema images test-images
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +39,10 @@ schema: setup
 demo: setup
 	@scripts/demo.sh
 
+# One real SIP call (SIPp, G.711 from a WAV, one DTMF digit) through the SIP gateway.
+demo-sip: setup
+	@scripts/demo-sip.sh
+
 up: setup
 	@scripts/stack.sh up
 
@@ -53,6 +57,9 @@ certs: setup
 
 bench: setup
 	$(PY) -m bench
+
+test-sip-load: setup
+	$(PYTEST) tests/sip/test_concurrent.py --sip-load
 
 chaos: setup
 	$(PYTEST) tests/chaos --chaos-full

@@ -8,7 +8,7 @@ cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
-  redis-server nginx openssl espeak-ng ffmpeg sox
+  redis-server nginx openssl espeak-ng ffmpeg sox sip-tester
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   pkg-config g++ make
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
@@ -29,7 +29,7 @@ install_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e tools/callsim -e tools/stack -e tools/corpus -e tools/tracewaterfall)
+PY_PACKAGES=(-r requirements-dev.txt -e libs/protocol -e libs/tracing -e libs/mediaclient -e services/call-api -e services/media-controller -e services/sip-gateway -e tools/callsim -e tools/stack -e tools/corpus -e tools/tracewaterfall)
 install_python() {
   local stamp=".venv/.setup-stamp"
   local want

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from voicebot_stack.procs import free_ports
 from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
 
 from infra.nginx import render as nginx_render
+from infra.stack import sip as sip_spec
 
 ROOT = paths.REPO_ROOT
 VENV_BIN = paths.VENV_BIN
@@ -45,7 +47,9 @@ MEDIA_CONTROLLERS = int(os.environ.get("VOICEBOT_STACK_MEDIA_CONTROLLERS") or "1
 EXTRA_MEDIA = tuple(
     name for n in range(2, MEDIA_CONTROLLERS + 1) for name in (f"mediasoup-{n}", f"media-controller-{n}")
 )
-PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", *EXTRA_MEDIA)
+PROGRAMS = (
+    "redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway", *EXTRA_MEDIA,
+)  # fmt: skip
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
 
@@ -78,7 +82,8 @@ def print_endpoints(env: dict[str, str]) -> None:
     print(f"WSS_URL={env['WSS_URL']}")
     print(f"CA_FILE={env['CA_FILE']}")
     print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}")
-    print(f"WEB_URL={env.get('WEB_URL', '')}", flush=True)  # the softphone page (docs/softphone.md)
+    print(f"WEB_URL={env.get('WEB_URL', '')}")  # the softphone page (docs/softphone.md)
+    print(f"SIP_URI={env.get('SIP_URI', '')}", flush=True)  # the SIP gateway (docs/sip-gateway.md)
 
 
 def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
@@ -87,7 +92,8 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     if worker is None:
         raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
     subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
-    redis, mediasoup, controller, api1, api2, https, http = free_ports(7)
+    redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
+    (sip,) = free_ports(1, socket.SOCK_DGRAM)
     nginx_prefix = RUN_DIR / "nginx"
     nginx_conf = nginx_prefix / "nginx.conf"
     nginx_render.local(
@@ -128,6 +134,13 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         call_api(api1, "call-api-1"),
         call_api(api2, "call-api-2"),
         specs.nginx(nginx_prefix, nginx_conf, https, http),
+        sip_spec.sip_gateway(
+            sip,
+            sip_health,
+            wss_url=f"wss://127.0.0.1:{https}/api/v1/call",
+            ca_file=CERTS_DIR / "ca.crt",
+            gateway_key=creds.gateway_key,
+        ),
     ]
     controller_urls = [f"http://127.0.0.1:{controller}"]
     for n in range(2, MEDIA_CONTROLLERS + 1):
@@ -161,6 +174,9 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "MEDIA_CONTROLLER_URLS": ",".join(controller_urls),
         "CALL_API_1_PORT": str(api1),
         "CALL_API_2_PORT": str(api2),
+        "SIP_URI": f"sip:bot@127.0.0.1:{sip}",
+        "SIP_PORT": str(sip),
+        "SIP_HEALTH_PORT": str(sip_health),
         "SUPERVISOR_SOCKET": str(SOCKET),
         "LOG_DIR": str(LOG_DIR),
     }

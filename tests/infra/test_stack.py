@@ -17,11 +17,12 @@ from voicebot_stack.procstat import alive as pid_alive
 from voicebot_stack.procstat import children
 from websockets.exceptions import InvalidStatus
 
+from tests.sip.support import run_sipp
 from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
-PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx"}
+PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway"}
 LISTENERS = {"reap-orphans"}
 PORT_KEYS = (
     "HTTPS_PORT",
@@ -59,7 +60,9 @@ def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
         f"CA_FILE={values['CA_FILE']}",
         f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
         f"WEB_URL={values['WEB_URL']}",
+        f"SIP_URI={values['SIP_URI']}",
     ]
+    assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+", values["SIP_URI"])
     assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
     assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
@@ -69,6 +72,14 @@ def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
     assert all(port_open(port) for port in ports)
     # The config holds the per-stack mediasoup secret.
     assert (local.dir / "supervisord.conf").stat().st_mode & 0o077 == 0
+
+
+def test_the_printed_sip_uri_answers_options(stack: tuple[LocalStack, str], tmp_path: Path) -> None:
+    local, _ = stack
+    port = int(local.values()["SIP_URI"].rpartition(":")[2])
+    # SIPp as a trunk's keepalive: OPTIONS over UDP to SIP_URI, 200 OK with Allow (the local stack
+    # trusts 127.0.0.1).
+    run_sipp(tmp_path, "options", port, timeout=20).check()
 
 
 def test_every_process_runs_under_supervisord(stack: tuple[LocalStack, str]) -> None:

@@ -1,0 +1,139 @@
+"""The SIP gateway and SIPp for tests: the whole stack (Redis, mediasoup, media-controller, call-api
+with the real Orchestrator, nginx) on loopback, the gateway in front, SIPp as the trunk."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot_stack import credentials
+from voicebot_stack.launch import launch
+from voicebot_stack.procs import Proc
+
+from infra.stack.sip import sip_gateway
+from tests.support.fullstack import FullStack
+from tests.support.nginx import Certs, NginxGateway
+from tests.support.procs import REPO_ROOT, free_port
+
+SCENARIOS = Path(__file__).with_name("scenarios")
+
+
+@dataclass
+class SipGateway:
+    proc: Proc
+    sip_port: int
+    health_port: int
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.proc.output().splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if event is None or record.get("event") == event:
+                    found.append(record)
+        return found
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_sip_gateway(log_dir: Path, nginx: NginxGateway, certs: Certs, **env: str) -> SipGateway:
+    """The gateway from the stack's own service spec (infra/stack/sip.py), with the stack's gateway
+    key for call-api; keepalive re-INVITEs off (SIPp scenarios do not answer them)."""
+    sip_port = free_port(socket.SOCK_DGRAM)
+    health_port = free_port()
+    spec = sip_gateway(
+        sip_port,
+        health_port,
+        wss_url=nginx.wss_url,
+        ca_file=certs.ca,
+        gateway_key=credentials.local().gateway_key,
+        keepalive_s=0,
+        extra_env=env,
+    )
+    return SipGateway(launch(spec, log_dir, timeout=20), sip_port, health_port)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    messages: str  # SIPp's -trace_msg log: every message sent and received
+
+    def check(self) -> SippResult:
+        assert self.returncode == 0, (
+            f"SIPp failed ({self.returncode}):\n{self.stdout[-2000:]}\n{self.messages[-4000:]}"
+        )
+        return self
+
+
+def run_sipp(
+    tmp_path: Path,
+    scenario: str,
+    gateway_port: int,
+    *,
+    local_ip: str = "127.0.0.1",
+    calls: int = 1,
+    rate: int = 1,
+    keys: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    extra: list[str] | None = None,
+) -> SippResult:
+    """Run a SIPp scenario of tests/sip/scenarios against the gateway; returns when SIPp ends."""
+    name = f"{scenario}-{free_port()}"
+    messages = tmp_path / f"{name}.msg"
+    cmd = [
+        "sipp",
+        f"127.0.0.1:{gateway_port}",
+        "-sf",
+        str(SCENARIOS / f"{scenario}.xml"),
+        "-i",
+        local_ip,
+        "-p",
+        str(free_port(socket.SOCK_DGRAM)),
+        "-mp",
+        str(free_port(socket.SOCK_DGRAM)),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(calls),
+        "-s",
+        "bot",
+        "-nostdin",
+        "-d",
+        "1000",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-timeout_error",
+        "-trace_msg",
+        "-message_file",
+        str(messages),
+        "-trace_err",
+        "-error_file",
+        str(tmp_path / f"{name}.err"),
+    ]
+    for key, value in (keys or {}).items():
+        cmd += ["-key", key, value]
+    cmd += extra or []
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, cwd=tmp_path)
+    text = messages.read_text(errors="replace") if messages.exists() else ""
+    return SippResult(out.returncode, out.stdout + out.stderr, text)
+
+
+def media_sessions(stack: FullStack) -> list[str]:
+    """The call ids the media plane still holds a session for."""
+    return [str(s["call_id"]) for s in stack.media.get("/v1/stats")["sessions"]]
+
+
+__all__ = ["REPO_ROOT", "SipGateway", "media_sessions", "run_sipp", "start_sip_gateway"]
