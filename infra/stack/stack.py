@@ -47,9 +47,8 @@ MEDIA_CONTROLLERS = int(os.environ.get("VOICEBOT_STACK_MEDIA_CONTROLLERS") or "1
 EXTRA_MEDIA = tuple(
     name for n in range(2, MEDIA_CONTROLLERS + 1) for name in (f"mediasoup-{n}", f"media-controller-{n}")
 )
-PROGRAMS = (
-    "redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway", *EXTRA_MEDIA,
-)  # fmt: skip
+CORE_PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway")
+PROGRAMS = (*CORE_PROGRAMS, *EXTRA_MEDIA)
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
 
