@@ -53,6 +53,7 @@ class Playback:
         self.encoder = encoder
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
+        self.sent_pcm: deque[bytes] = deque()  # encoded, not yet sent: 20 ms frames, for on_sent
         self.flushed = False
         self.input_ended = False
         self.packets_sent = 0
@@ -76,6 +77,7 @@ class Playback:
 
 
 PlaybackCallback = Callable[[Playback], None]
+SentCallback = Callable[[bytes, int], None]  # (the PCM of the packet just sent, its sample rate)
 
 
 class Player:
@@ -89,8 +91,10 @@ class Player:
         on_started: PlaybackCallback,
         on_finished: PlaybackCallback,
         codec: CodecSpec = OPUS,
+        on_sent: SentCallback | None = None,
     ) -> None:
         self.sender = sender
+        self.on_sent = on_sent  # the barge-in detector's echo guard: what the caller is hearing
         self.bitrate = bitrate
         self.codec = codec
         self.on_started = on_started
@@ -138,6 +142,7 @@ class Player:
         playback.move(PlaybackState.STOPPED)
         playback.packets.clear()
         playback.pcm.clear()
+        playback.sent_pcm.clear()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -173,6 +178,8 @@ class Player:
                 if playback.done:
                     return
                 self.sender.send(playback.packets.popleft(), resume=resume)
+                if self.on_sent is not None and playback.sent_pcm:
+                    self.on_sent(playback.sent_pcm.popleft(), playback.sample_rate)
                 resume = False
                 playback.packets_sent += 1
                 due += FRAME_SECONDS
@@ -194,6 +201,8 @@ def _encode_ahead(playback: Playback) -> None:
     step = int(playback.sample_rate * ENCODE_AHEAD_SECONDS) * 2
     chunk = bytes(playback.pcm[:step])
     del playback.pcm[:step]
+    frame = int(playback.sample_rate * FRAME_SECONDS) * 2
+    playback.sent_pcm.extend(chunk[at : at + frame] for at in range(0, len(chunk), frame))
     playback.packets.extend(playback.encoder.encode(chunk))
     if not playback.pcm and playback.input_ended and not playback.flushed:
         playback.packets.extend(playback.encoder.flush())
