@@ -62,7 +62,8 @@ async def test_noise_bursts_and_a_cough_over_the_bot_stop_nothing(stack: FullSta
 async def test_the_bots_own_echo_stops_nothing(stack: FullStack) -> None:
     call, _ = await greeting_call(stack)
     assert call.legs is not None and call.voice is not None
-    line = EchoingLine(call.legs.receiver, call.voice, delay_ms=100, attenuation_db=12)
+    await call.voice.stop()  # the line is the caller's uplink now
+    line = EchoingLine(call.legs.receiver, call.legs.sender, delay_ms=100, attenuation_db=12)
     line.start()
     try:
         greeting = await greeting_played_out(call)

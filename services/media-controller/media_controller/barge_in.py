@@ -29,13 +29,16 @@ from media_controller.echo_guard import (
     MIN_DELAY_MS,
     RATE,
     SETTLE_THRESHOLD,
+    EchoMatch,
     SentFrame,
     echo_match,
     settled_delay,
 )
+from media_controller.frame_clock import FrameClock
 from media_controller.silero_vad import SileroStream
 
 FRAME_MS = 20
+FRAME_SAMPLES = RATE * FRAME_MS // 1000
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class BargeInSettings:
     echo_min_delay_ms: float = MIN_DELAY_MS
     echo_max_delay_ms: float = MAX_DELAY_MS
     echo_window_ms: float = CALLER_WINDOW_MS
+    echo_frame_threshold: float = 0.9  # the last 20 ms frame alone, when the window matched nothing
     # Experimental, off: a frame the echo matches still counts as the caller when its level is this
     # many times the line's echo level (learned from confident matches once the delay settled).
     double_talk_ratio: float | None = None
@@ -86,10 +90,13 @@ class BargeInDetector:
         self.echo_delay_ms: float | None = None  # the line's, once settled
         self._echo_gains: deque[float] = deque(maxlen=25)  # caller / bot level of confident matches
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
+        # Both streams are contiguous audio: the echo guard places them by steady frame times.
+        self._bot_clock = FrameClock()
+        self._caller_clock = FrameClock()
 
     def bot_sent(self, frame: bytes, at_ms: float, rate: int = RATE) -> None:
         """`frame`: s16le PCM at `rate` the media plane sent towards the caller at `at_ms`."""
-        self._sent.append(SentFrame(at_ms, pcm=frame, rate=rate))
+        self._sent.append(SentFrame(self._bot_clock.at(at_ms), pcm=frame, rate=rate))
 
     def _bot_recently_sent(self, now_ms: float) -> bool:
         return (
@@ -100,17 +107,20 @@ class BargeInDetector:
         if not (self.settings.echo_guard and self._bot_recently_sent(now_ms)):
             return False
         heard = np.frombuffer(b"".join(self._heard), dtype=np.int16)
-        match = echo_match(
-            self._sent,
-            heard,
-            now_ms,
-            self.settings.echo_min_delay_ms,
-            self.settings.echo_max_delay_ms,
-            around_delay_ms=self.echo_delay_ms,
-        )
+        match = self._match(heard, now_ms, self.echo_delay_ms)
+        if match.correlation < self.settings.echo_threshold and self.echo_delay_ms is not None:
+            # The line's delay can move (a gateway's jitter buffer adapts): search it all again.
+            match = self._match(heard, now_ms, None)
+        if match.correlation < self.settings.echo_threshold:
+            # A window across a jump of the line's delay matches no single delay: the last frame
+            # alone may, but one frame of unrelated speech matches by chance at 0.6-0.7, so it
+            # must match much better.
+            frame = self._match(heard[-FRAME_SAMPLES:], now_ms, None)
+            if frame.correlation >= self.settings.echo_frame_threshold:
+                return True
         if match.correlation >= SETTLE_THRESHOLD:
             self._echo_delays.append(match.delay_ms)
-            self.echo_delay_ms = self.echo_delay_ms or settled_delay(self._echo_delays)
+            self.echo_delay_ms = settled_delay(self._echo_delays) or self.echo_delay_ms
             if self.echo_delay_ms is not None:
                 self._echo_gains.append(match.level_ratio)
         if match.correlation < self.settings.echo_threshold:
@@ -120,6 +130,16 @@ class BargeInDetector:
             # Louder than the line's echo of that bot audio can be: the caller is talking over it.
             return match.level_ratio < ratio * float(np.median(self._echo_gains))
         return True
+
+    def _match(self, heard: np.ndarray, now_ms: float, around_delay_ms: float | None) -> EchoMatch:
+        return echo_match(
+            self._sent,
+            heard,
+            now_ms,
+            self.settings.echo_min_delay_ms,
+            self.settings.echo_max_delay_ms,
+            around_delay_ms=around_delay_ms,
+        )
 
     def _voiced(self, frame: bytes, now_ms: float, voiced: bool | None) -> bool:
         if voiced is None:
@@ -147,7 +167,7 @@ class BargeInDetector:
         """`caller_frame`: 20 ms of 16 kHz s16le PCM, arrived at `now_ms` (monotonic ms). `voiced`:
         the floor-and-webrtcvad answer for this frame when the caller already has it (None: ask)."""
         self._heard.append(caller_frame)
-        voiced = self._voiced(caller_frame, now_ms, voiced)
+        voiced = self._voiced(caller_frame, self._caller_clock.at(now_ms), voiced)
         probability = self._speech_probability(caller_frame, voiced, now_ms)
         if not voiced:
             self._run = 0

@@ -30,6 +30,7 @@ def barge_in_detector(settings: BargeIn, onset_frames: int) -> BargeInDetector:
             silero_reset_ms=settings.silero_reset_ms,
             echo_guard=settings.echo_guard,
             echo_threshold=settings.echo_threshold,
+            echo_frame_threshold=settings.echo_frame_threshold,
             echo_min_delay_ms=settings.echo_min_delay_ms,
             echo_max_delay_ms=settings.echo_max_delay_ms,
             rearm_ms=settings.rearm_ms,

@@ -54,6 +54,7 @@ class Playback:
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
         self.sent_pcm: deque[bytes] = deque()  # encoded, not yet sent: 20 ms frames, for on_sent
+        self.unframed = bytearray()  # encoded PCM short of a whole frame
         self.flushed = False
         self.input_ended = False
         self.packets_sent = 0
@@ -201,8 +202,12 @@ def _encode_ahead(playback: Playback) -> None:
     step = int(playback.sample_rate * ENCODE_AHEAD_SECONDS) * 2
     chunk = bytes(playback.pcm[:step])
     del playback.pcm[:step]
+    # Whole 20 ms frames, one per packet: the PCM arrives in chunks of any size.
     frame = int(playback.sample_rate * FRAME_SECONDS) * 2
-    playback.sent_pcm.extend(chunk[at : at + frame] for at in range(0, len(chunk), frame))
+    playback.unframed += chunk
+    whole = len(playback.unframed) // frame * frame
+    playback.sent_pcm.extend(bytes(playback.unframed[at : at + frame]) for at in range(0, whole, frame))
+    del playback.unframed[:whole]
     playback.packets.extend(playback.encoder.encode(chunk))
     if not playback.pcm and playback.input_ended and not playback.flushed:
         playback.packets.extend(playback.encoder.flush())

@@ -55,6 +55,8 @@ class BargeIn(BaseSettings):
     silero_reset_ms: float = Field(default=300.0, ge=20)  # Silero starts afresh after this unvoiced
     echo_guard: bool = True
     echo_threshold: float = Field(default=0.6, gt=0, le=1)  # |NCC| with the bot's output: its echo
+    # The last 20 ms frame alone, when the 60 ms window matched no delay (the line's delay jumped).
+    echo_frame_threshold: float = Field(default=0.9, gt=0, le=1)
     echo_min_delay_ms: float = Field(default=40.0, ge=0)  # the round trip the guard searches ...
     echo_max_delay_ms: float = Field(default=250.0, gt=0, le=1000)  # ... caller-leg clock, both ways
     rearm_ms: float = Field(default=400.0, ge=0)  # unvoiced time before the next onset may stop the bot

@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "BARGE_IN_SILERO_RESET_MS": ("200", lambda s: s.barge_in.silero_reset_ms),
     "BARGE_IN_ECHO_GUARD": ("false", lambda s: str(s.barge_in.echo_guard).lower()),
     "BARGE_IN_ECHO_THRESHOLD": ("0.7", lambda s: s.barge_in.echo_threshold),
+    "BARGE_IN_ECHO_FRAME_THRESHOLD": ("0.95", lambda s: s.barge_in.echo_frame_threshold),
     "BARGE_IN_ECHO_MIN_DELAY_MS": ("20", lambda s: s.barge_in.echo_min_delay_ms),
     "BARGE_IN_ECHO_MAX_DELAY_MS": ("400", lambda s: s.barge_in.echo_max_delay_ms),
     "BARGE_IN_REARM_MS": ("300", lambda s: s.barge_in.rearm_ms),
