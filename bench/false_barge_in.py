@@ -137,7 +137,9 @@ async def echo_trial(url: str, delay_ms: float, attenuation_db: float) -> bool:
         await call.terminate()
 
 
-async def speech_trial(url: str, words: np.ndarray, offset: float) -> tuple[float | None, float | None]:
+async def speech_trial(
+    url: str, words: np.ndarray, offset: float, *, resumes: bool = False
+) -> tuple[float | None, float | None]:
     """The caller speaks over the greeting: (onset → stop_audio ms, end of speech → resumed
     play_audio ms); None where it did not happen."""
     call, start = await greeting_call(url)
@@ -146,8 +148,10 @@ async def speech_trial(url: str, words: np.ndarray, offset: float) -> tuple[floa
         onset = await call.say(caller_pcm(words), RATE)
         try:
             stop = await call.wait_event("stop_audio", 10)
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             return None, None
+        if not resumes:
+            return (stop.at - onset) * 1000, None
         speech_end = onset + len(words) / RATE
         try:  # the rest of the greeting (a reply to the caller, e.g. a reprompt, is no resumption)
             resumed = await call.events.wait(
@@ -157,7 +161,7 @@ async def speech_trial(url: str, words: np.ndarray, offset: float) -> tuple[floa
                 10,
                 call.events.index(stop),
             )
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             return (stop.at - onset) * 1000, None
         return (stop.at - onset) * 1000, (resumed.at - speech_end) * 1000
     finally:
@@ -194,7 +198,7 @@ async def through_the_stack(ctx: BenchContext) -> Result:
     not_stopped = not_resumed = 0
     for n in range(trials * 2):
         words = spoken(BACKCHANNELS[n % len(BACKCHANNELS)], CALLER_VOICE, CALLER_LEVEL_DBFS)
-        stop_ms, resume_ms = await speech_trial(url, words, placement.uniform(0.5, 1.5))
+        stop_ms, resume_ms = await speech_trial(url, words, placement.uniform(0.5, 1.5), resumes=True)
         not_stopped += stop_ms is None
         if stop_ms is not None and resume_ms is None:
             not_resumed += 1
