@@ -67,7 +67,15 @@ def figures(seed: int = 14, repeats: int = 3, detectors: list[str] | None = None
 RATE = 16000
 TRIALS = (5, 2)  # per case: full, --quick
 STEP_TIMEOUT = 30.0
-GREETING_END = "book an appointment?"  # the appointment scenario's greeting; its reprompt ends otherwise
+GREETING = "Hello Ann, this is the city clinic. Would you like to book an appointment?"  # the scenario's
+
+
+def heard_text(call: GatewayCall) -> str:
+    """What the caller heard of the greeting before the stop (its interrupted bot transcript)."""
+    cut = [e for e in call.events if e.name == "transcript" and e.message["payload"].get("interrupted")]
+    return str(cut[0].message["payload"]["text"]) if cut else ""
+
+
 Disturbance = Callable[[np.random.Generator], np.ndarray]
 
 NOISES: dict[str, Disturbance] = {
@@ -154,14 +162,13 @@ async def speech_trial(
             return (stop.at - onset) * 1000, None
         speech_end = onset + len(words) / RATE
         try:  # the rest of the greeting (a reply to the caller, e.g. a reprompt, is no resumption)
-            resumed = await call.events.wait(
-                lambda e: (
-                    e.name == "play_audio" and str(e.message["payload"].get("text")).endswith(GREETING_END)
-                ),
-                10,
-                call.events.index(stop),
+            resumed = await call.wait_event("play_audio", 10, call.events.index(stop))
+            spoken_text = await call.wait_event(
+                "transcript", STEP_TIMEOUT, call.events.index(resumed), role="bot"
             )
         except (TimeoutError, ConnectionError):
+            return (stop.at - onset) * 1000, None
+        if not GREETING.startswith(f"{heard_text(call)} {spoken_text.message['payload']['text']}"):
             return (stop.at - onset) * 1000, None
         return (stop.at - onset) * 1000, (resumed.at - speech_end) * 1000
     finally:
@@ -202,6 +209,7 @@ async def through_the_stack(ctx: BenchContext) -> Result:
         not_stopped += stop_ms is None
         if stop_ms is not None and resume_ms is None:
             not_resumed += 1
+            result.info.setdefault("not_resumed", []).append(BACKCHANNELS[n % len(BACKCHANNELS)])
         elif resume_ms is not None:
             resume.add(resume_ms)
     result.set_value("backchannels_not_stopping", not_stopped)

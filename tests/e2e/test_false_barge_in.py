@@ -20,7 +20,8 @@ from tests.support.fullstack import FullStack
 
 RATE = 16000
 GREETING_START = "Hello"
-GREETING_END = "Would you like to book an appointment?"  # the appointment scenario's greeting
+# The appointment scenario's greeting to Ann, as the browser test knows it too.
+GREETING = "Hello Ann, this is the city clinic. Would you like to book an appointment?"
 
 
 async def greeting_call(stack: FullStack) -> tuple[GatewayCall, Event]:
@@ -98,10 +99,13 @@ async def test_a_backchannel_stops_the_bot_then_it_resumes_where_it_was_cut(stac
         since = call.events.index(stop)
         heard = (await call.wait_event("transcript", 10, since, role="bot", interrupted=True)).message
         resumed = await call.wait_event("play_audio", 20, since)
-        rest = resumed.message["payload"]["text"]
         assert resumed.message["payload"]["stream_id"] != play.message["payload"]["stream_id"]
-        assert rest and not rest.startswith(GREETING_START), rest  # not from the start ...
-        said = f"{heard['payload']['text']} {rest}"  # ... but the rest of the same utterance
-        assert said.startswith(f"{GREETING_START} Ann") and said.endswith(GREETING_END), said
+        first = resumed.message["payload"]["text"]  # the text synthesized when its audio began
+        assert first and not first.startswith(GREETING_START), first  # not from the start ...
+        after = call.events.index(resumed)
+        rest = (await call.wait_event("transcript", 30, after, role="bot", interrupted=False)).message
+        said = f"{heard['payload']['text']} {rest['payload']['text']}"  # ... but what follows the
+        # cut (a sentence the TTS had not begun when the stop came is not said: docs/orchestrator.md)
+        assert GREETING.startswith(said) and len(said) > len(heard["payload"]["text"]), said
     finally:
         await call.terminate()

@@ -48,7 +48,7 @@ from call_api.orchestrator.call_end import CallEnd, completed, media_failed
 from call_api.orchestrator.fallback import ProviderFailures
 from call_api.orchestrator.listening.listener import Heard, Listener
 from call_api.orchestrator.resources import Resources
-from call_api.orchestrator.resume import Cut, backchannel_words, joined, resumes
+from call_api.orchestrator.resume import Cut, backchannel_phrases, joined, resumes
 from call_api.orchestrator.speech.speaker import Speaker
 from call_api.orchestrator.timings import ReplyTiming
 from call_api.orchestrator.turns import Turn, Turns
@@ -328,7 +328,7 @@ class Orchestrator:
         silence = self.cfg.resume_silence_ms / 1000 if resuming else None
         phrases = tuple(self.dialog.expected_phrases())
         if resuming and phrases:  # a grammar STT must be able to hear a backchannel as one
-            phrases = (*phrases, *backchannel_words(self.cfg))
+            phrases = (*phrases, *backchannel_phrases(self.cfg))
         while True:
             try:
                 heard = await self.listener.listen(phrases, silence)

@@ -30,6 +30,12 @@ def backchannel_words(settings: OrchestratorSettings) -> tuple[str, ...]:
     return tuple(word.strip() for word in settings.resume_backchannels.lower().split(",") if word.strip())
 
 
+def backchannel_phrases(settings: OrchestratorSettings) -> tuple[str, ...]:
+    """For a grammar STT: each backchannel as words ("mm-hmm" → "mm hmm", which a dictionary has)."""
+    words = backchannel_words(settings)
+    return tuple(dict.fromkeys((*words, *(word.replace("-", " ") for word in words))))
+
+
 def is_backchannel(text: str, settings: OrchestratorSettings) -> bool:
     """A few words, each of them a backchannel word."""
     words = words_of(text)
