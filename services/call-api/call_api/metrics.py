@@ -58,6 +58,9 @@ SERVER_OVERHEAD = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 BARGE_INS = Counter("callapi_barge_ins_total", "Bot replies interrupted by the caller")
+RESUMES = Counter(
+    "callapi_resumes_total", "Interrupted replies resumed: a backchannel or no words followed the stop"
+)
 PROVIDER_ERRORS = Counter(
     "callapi_provider_errors_total", "Provider failures seen by the orchestrator", ["provider"]
 )

@@ -91,6 +91,15 @@ class OrchestratorSettings(BaseSettings):
     # Personal data: what the caller said is not logged unless this is on (for debugging only).
     log_transcripts: bool = False
     transfer_timeout: float = 30.0  # no transfer_result by then: the transfer failed
+    # Resume after a false interruption (docs/orchestrator.md, "Resume after a false stop"): what
+    # follows a barge-in is a backchannel or no words → the bot says the rest of what was cut.
+    resume_after_false_stop: bool = True
+    resume_silence_ms: int = Field(default=1500, ge=0)  # no caller speech this long after the stop
+    resume_max_words: int = Field(default=2, ge=0)  # a backchannel has at most this many words ...
+    resume_max_speech_ms: int = Field(default=1200, ge=0)  # ... and lasts at most this long
+    resume_window_ms: int = Field(default=6000, ge=0)  # stop → decision; later, it is a turn
+    # Words a backchannel is made of (comma-separated, compared lowercased without punctuation).
+    resume_backchannels: str = "mm-hmm,mhm,mm,hmm,uh-huh,uh,huh,okay,ok,yeah,yep,right,aha,ah"
 
 
 class Settings(BaseSettings):

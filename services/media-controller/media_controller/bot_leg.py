@@ -21,7 +21,7 @@ from media_controller.call_codecs import OPUS, CodecSpec
 from media_controller.errors import MediaError
 from media_controller.ledger import BotConsumed, ClientLedger
 from media_controller.legs import CallMedia, open_plain_leg
-from media_controller.playback import Playback, PlaybackState, Player
+from media_controller.playback import Playback, PlaybackState, Player, SentCallback
 from media_controller.rtp_sender import RtpSender
 
 BOT_PAYLOAD_TYPE = OPUS.payload_type  # of an Opus call
@@ -53,6 +53,8 @@ class BotLeg:
         self._speaking_changed = asyncio.Event()
         self._unmatched_pcm_logged = False
         self._speaking_sync: asyncio.Task[None] | None = None
+        # Each PCM frame as its packet leaves, with its sample rate (the caller leg's echo guard).
+        self.on_audio_sent: SentCallback = lambda pcm, rate: None
 
     @property
     def producer_id(self) -> str:
@@ -70,6 +72,7 @@ class BotLeg:
             on_started=self._started,
             on_finished=self._finished,
             codec=codec,
+            on_sent=lambda pcm, rate: self.on_audio_sent(pcm, rate),
         )
         produced = await self.call.request(
             "produce",

@@ -1,13 +1,15 @@
 """The caller's side of a call: when the client produces the caller's audio, a consumer of it on a
 controller-owned plain transport feeds the tap (jitter buffer, decoder, VAD) whose frames go to
-call-api; caller speech while the bot plays is a barge-in (the VAD's, or the service's
-AudioLevelObserver's as a second opinion); the caller's RFC 4733 key presses become `dtmf` events."""
+call-api; caller speech while the bot plays is a barge-in when the barge-in detector (the VAD's
+voiced frames, confirmed by Silero, minus the bot's own echo: docs/turn-taking.md) says so; the
+caller's RFC 4733 key presses become `dtmf` events."""
 
 import time
 
 from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
 
 from media_controller import metrics
+from media_controller.barge_in import BargeInDetector, BargeInSettings
 from media_controller.bot_leg import BotLeg
 from media_controller.call_codecs import media_codec_of, payload_type_of
 from media_controller.caller_tap import CallerTap
@@ -16,7 +18,24 @@ from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
 from media_controller.ratelimit import TokenBucket
+from media_controller.settings import BargeIn
 from media_controller.vad import SpeechChange, SpeechDetector
+
+
+def barge_in_detector(settings: BargeIn, onset_frames: int) -> BargeInDetector:
+    return BargeInDetector(
+        BargeInSettings(
+            onset_frames=onset_frames,
+            silero_threshold=settings.silero_threshold or None,
+            silero_reset_ms=settings.silero_reset_ms,
+            echo_guard=settings.echo_guard,
+            echo_threshold=settings.echo_threshold,
+            echo_frame_threshold=settings.echo_frame_threshold,
+            echo_min_delay_ms=settings.echo_min_delay_ms,
+            echo_max_delay_ms=settings.echo_max_delay_ms,
+            rearm_ms=settings.rearm_ms,
+        )
+    )
 
 
 class CallerLeg:
@@ -28,6 +47,9 @@ class CallerLeg:
         self.producer_id: str | None = None  # the client's producer being tapped
         self._leg: PlainLeg | None = None
         self._tap_consumer_id: str | None = None
+        settings = call.settings
+        self.barge_in = barge_in_detector(settings.barge_in, settings.vad.onset_frames)
+        bot.on_audio_sent = self._bot_sent
 
     async def open(self) -> None:
         vad = self.call.settings.vad
@@ -37,6 +59,7 @@ class CallerLeg:
             on_frame=self.call.outbox.audio,
             on_speech=self._speech,
             on_digit=self._digit,
+            on_voice=self._voice,
             logger=self.call.log,
             flood_guard=TokenBucket(
                 self.call.settings.policy.caller_rtp_pps, self.call.settings.policy.caller_rtp_burst
@@ -125,12 +148,25 @@ class CallerLeg:
     # --- barge-in -------------------------------------------------------------------------------
 
     def _speech(self, change: SpeechChange) -> None:
+        """The VAD's turn segmentation, for call-api's listener (not the barge-in decision)."""
         self.call.outbox.event(CallerSpeech(speaking=change.speaking, at_ms=change.at_ms))
-        if change.speaking:
-            self._barge_in("vad", change.at_ms, change.detected_ms)
+
+    def _bot_sent(self, pcm: bytes, rate: int) -> None:
+        self.barge_in.bot_sent(pcm, time.monotonic() * 1000, rate)
+
+    def _voice(self, frame: bytes, now_ms: float, voiced: bool) -> None:
+        # Nothing to interrupt: the frame only fills the echo guard's window (no Silero, no search).
+        voiced = voiced and self.bot.playing() is not None
+        onset = self.barge_in.push(frame, now_ms, voiced=voiced)
+        if onset is not None:
+            self._barge_in("vad", onset.at_ms, onset.detected_ms)
 
     def audio_level_barge_in(self, at_epoch_ms: float | None) -> None:
-        """The service's AudioLevelObserver heard the caller while the bot spoke."""
+        """The service's AudioLevelObserver heard the caller while the bot spoke: a barge-in only
+        when configured so (it hears a noise burst or the bot's echo as loud as speech)."""
+        if not self.call.settings.barge_in.audio_level:
+            self.call.log.debug("audio level above the threshold while the bot speaks (not a barge-in)")
+            return
         now_ms = time.monotonic() * 1000
         onset_ms = now_ms
         if at_epoch_ms is not None:

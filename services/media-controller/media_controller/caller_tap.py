@@ -1,6 +1,7 @@
 """The caller's audio, tapped: RTP in the caller's codec (Opus or G.711, forwarded by mediasoup to
 our UDP socket) → reorder → decode → 16 kHz PCM in 20 ms frames → call-api, with VAD on every
-frame; RFC 4733 telephone-event packets in the same stream go to the DTMF detector instead."""
+frame (and each frame with the VAD's answer to `on_voice`, the barge-in detector); RFC 4733
+telephone-event packets in the same stream go to the DTMF detector instead."""
 
 import asyncio
 import logging
@@ -35,6 +36,7 @@ class CallerTap:
         logger: logging.LoggerAdapter[logging.Logger] | None = None,
         flood_guard: TokenBucket | None = None,
         on_digit: Callable[[DigitPressed], None] | None = None,
+        on_voice: Callable[[bytes, float, bool], None] | None = None,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
         self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
@@ -43,6 +45,7 @@ class CallerTap:
         self.on_frame = on_frame
         self.on_speech = on_speech
         self.on_digit = on_digit or (lambda digit: None)
+        self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced)
         self.log = logger or log
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
         self.payload_type: int | None = None
@@ -144,6 +147,8 @@ class CallerTap:
             change = self.detector.feed(frame, now_ms)
             if change is not None:
                 self.on_speech(change)
+            if self.on_voice is not None:
+                self.on_voice(frame, now_ms, self.detector.last_voiced)
         self._watch_silence()
 
     def _digits(self, pressed: list[DigitPressed]) -> None:

@@ -58,6 +58,8 @@ class Playback:
         self.slice_bytes = int(sample_rate * SLICE_SECONDS) * 2
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
+        self.sent_pcm: deque[bytes] = deque()  # encoded, not yet sent: 20 ms frames, for on_sent
+        self.unframed = bytearray()  # encoded PCM short of a whole frame
         self.flushed = False
         self.input_ended = False
         self.packets_sent = 0
@@ -82,6 +84,7 @@ class Playback:
 
 
 PlaybackCallback = Callable[[Playback], None]
+SentCallback = Callable[[bytes, int], None]  # (the PCM of the packet just sent, its sample rate)
 
 
 class Player:
@@ -98,8 +101,10 @@ class Player:
         complexity: int = DEFAULT_COMPLEXITY,
         clock: PacingClock | None = None,
         encoding: SharedEncoding | None = None,
+        on_sent: SentCallback | None = None,
     ) -> None:
         self.sender = sender
+        self.on_sent = on_sent  # the barge-in detector's echo guard: what the caller is hearing
         self.bitrate = bitrate
         self.codec = codec
         self.complexity = complexity
@@ -202,6 +207,8 @@ class Player:
                 playback.resume = True
             due = now
         self.sender.send(playback.packets.popleft(), resume=playback.resume)
+        if self.on_sent is not None and playback.sent_pcm:
+            self.on_sent(playback.sent_pcm.popleft(), playback.sample_rate)
         playback.resume = False
         playback.packets_sent += 1
         playback.due = due + FRAME_SECONDS
@@ -226,6 +233,8 @@ class Player:
                 return
             chunk = bytes(playback.pcm[:size])
             del playback.pcm[:size]
+            if self.on_sent is not None:
+                _keep_frames(playback, chunk)
             playback.chain = self._encoding.next(
                 playback.chain, chunk, self._new_encoder(playback), self, final=final
             )
@@ -239,8 +248,20 @@ class Player:
     def _release(self, playback: Playback) -> None:
         playback.packets.clear()
         playback.pcm.clear()
+        playback.sent_pcm.clear()
+        playback.unframed.clear()
         if self._wakeup is not None:
             self._wakeup.cancel()
             self._wakeup = None
         played, playback.played = playback.played, []
         self._encoding.leave(played, self)
+
+
+def _keep_frames(playback: Playback, chunk: bytes) -> None:
+    """The PCM of each packet to come, in whole 20 ms frames (chunks arrive in any size), so that
+    `on_sent` can tell the barge-in detector what the caller is hearing as each packet leaves."""
+    frame = int(playback.sample_rate * FRAME_SECONDS) * 2
+    playback.unframed += chunk
+    whole = len(playback.unframed) // frame * frame
+    playback.sent_pcm.extend(bytes(playback.unframed[at : at + frame]) for at in range(0, whole, frame))
+    del playback.unframed[:whole]

@@ -2,7 +2,7 @@
 MEDIA_CONTROLLER_<NAME> as it always was (the sections are for readers of the code, not new names).
 The list is in services/media-controller/README.md."""
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from media_controller.policy import parse_networks
@@ -42,6 +42,34 @@ class Vad(BaseSettings):
     onset_frames: int = Field(default=4, ge=1)
     min_rms: float = Field(default=300.0, ge=0)  # ≈ -41 dBFS: quieter frames are never speech
     hangover_ms: int = Field(default=400, ge=20)  # unvoiced time that ends speech
+
+
+class BargeIn(BaseSettings):
+    """The barge-in decision on top of the VAD's voiced frames (docs/turn-taking.md): Silero VAD
+    confirms the onset, the echo guard discounts the bot's own audio coming back."""
+
+    model_config = _section(PREFIX + "BARGE_IN_")
+
+    # Silero's speech probability (0..1) a voiced run must reach; 0 turns the confirmation off.
+    silero_threshold: float = Field(default=0.4, ge=0, le=1)
+    silero_reset_ms: float = Field(default=300.0, ge=20)  # Silero starts afresh after this unvoiced
+    echo_guard: bool = True
+    echo_threshold: float = Field(default=0.6, gt=0, le=1)  # |NCC| with the bot's output: its echo
+    # The last 20 ms frame alone, when the 60 ms window matched no delay (the line's delay jumped).
+    echo_frame_threshold: float = Field(default=0.9, gt=0, le=1)
+    echo_min_delay_ms: float = Field(default=40.0, ge=0)  # the round trip the guard searches ...
+    echo_max_delay_ms: float = Field(default=250.0, gt=0, le=1000)  # ... caller-leg clock, both ways
+    rearm_ms: float = Field(default=400.0, ge=0)  # unvoiced time before the next onset may stop the bot
+    # The service's AudioLevelObserver stops the bot on its own (it hears noise and echo as loud
+    # as speech): off, its reports are only counted.
+    audio_level: bool = False
+
+    @field_validator("echo_max_delay_ms")
+    @classmethod
+    def _window_is_a_window(cls, value: float, info: ValidationInfo) -> float:
+        if value <= info.data.get("echo_min_delay_ms", 0.0):
+            raise ValueError("echo_max_delay_ms must exceed echo_min_delay_ms")
+        return value
 
 
 class CallerLegSettings(BaseSettings):
@@ -134,6 +162,7 @@ class Settings(BaseSettings):
 
     service: ServiceLink = Field(default_factory=ServiceLink)
     vad: Vad = Field(default_factory=Vad)
+    barge_in: BargeIn = Field(default_factory=BargeIn)
     caller: CallerLegSettings = Field(default_factory=CallerLegSettings)
     bot: BotLegSettings = Field(default_factory=BotLegSettings)
     tracing: Tracing = Field(default_factory=Tracing)

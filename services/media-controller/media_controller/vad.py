@@ -33,13 +33,14 @@ class SpeechDetector:
         self.onset_frames = onset_frames
         self.hangover_ms = hangover_ms
         self.speaking = False
+        self.last_voiced = False  # the latest frame's answer (the barge-in detector builds on it)
         self._run = 0  # consecutive voiced frames
         self._run_start_ms = 0.0
         self._last_voiced_end_ms = 0.0
 
     def feed(self, frame: bytes, at_ms: float, sample_rate: int = 16000) -> SpeechChange | None:
         """`at_ms`: monotonic ms at which this frame arrived."""
-        voiced = _rms(frame) >= self.min_rms and self._vad.is_speech(frame, sample_rate)
+        voiced = self.last_voiced = _rms(frame) >= self.min_rms and self._vad.is_speech(frame, sample_rate)
         if voiced:
             if self._run == 0:
                 self._run_start_ms = at_ms

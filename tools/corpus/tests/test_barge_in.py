@@ -3,8 +3,8 @@ bot within the budget; noise, a cough and the bot's own echo do not; one utteran
 
 import numpy as np
 import pytest
+from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
 from voicebot_corpus import noise
-from voicebot_corpus.barge_in import BargeInDetector, BargeInSettings, Onset
 from voicebot_corpus.cases import CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech
 from voicebot_corpus.levels import FRAME_MS, frames_of, samples_of_ms, to_pcm
 from voicebot_corpus.line import echo_of

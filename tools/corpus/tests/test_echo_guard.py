@@ -3,8 +3,7 @@ speech over it is not taken for it."""
 
 import numpy as np
 import pytest
-from voicebot_corpus.cases import BOT_LEVEL_DBFS, CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech
-from voicebot_corpus.echo_guard import (
+from media_controller.echo_guard import (
     ECHO_THRESHOLD,
     NO_MATCH,
     SETTLE_THRESHOLD,
@@ -14,6 +13,7 @@ from voicebot_corpus.echo_guard import (
     is_echo,
     settled_delay,
 )
+from voicebot_corpus.cases import BOT_LEVEL_DBFS, CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech
 from voicebot_corpus.levels import FRAME_SAMPLES, samples_of_ms, to_pcm
 from voicebot_corpus.line import echo_of
 from voicebot_corpus.speech import CALLER_VOICE, spoken

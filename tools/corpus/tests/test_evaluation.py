@@ -3,7 +3,7 @@ has no false stop where the goal is zero and still stops real speech within the 
 imported from the media-controller, shows the false stops the issue reported (the corpus is not easy)."""
 
 import pytest
-from voicebot_corpus.barge_in import BargeInDetector, BargeInSettings
+from media_controller.barge_in import BargeInDetector, BargeInSettings
 from voicebot_corpus.cases import MUST_NOT_STOP, Case, build_corpus
 from voicebot_corpus.detectors import DETECTORS
 from voicebot_corpus.evaluate import Outcome, category_figures, evaluate, percentile

@@ -6,6 +6,7 @@ in protocol messages and to audio only through the media-controller."""
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ from call_api.orchestrator.call_end import CallEnd, completed, media_failed
 from call_api.orchestrator.fallback import ProviderFailures
 from call_api.orchestrator.listening.listener import Heard, Listener
 from call_api.orchestrator.resources import Resources
+from call_api.orchestrator.resume import Cut, backchannel_phrases, joined, resumes
 from call_api.orchestrator.speech.speaker import Speaker
 from call_api.orchestrator.timings import ReplyTiming
 from call_api.orchestrator.turns import Turn, Turns
@@ -85,6 +87,7 @@ class Orchestrator:
         self.transfer = TransferOutcome()
         self._out: WebSocketOut | None = None
         self._heard: Heard | None = None  # the utterance the next reply answers (its timings)
+        self._cut: Cut | None = None  # the bot's utterance the last barge-in stopped, until decided
         self._closed = False
 
     # --- the call --------------------------------------------------------------------------------
@@ -219,13 +222,17 @@ class Orchestrator:
             if self.dialog.finished:
                 break
             turn = await self._listen_or_key()
+            cut, self._cut = self._cut, None  # decided by this turn, whatever it is
             self.turns.advance(Turn.THINKING)
             if isinstance(turn, str):  # a key
                 await self._speak(reply_to_digit(self.dialog, turn))
                 continue
-            self._heard = turn
             if turn.text:
                 await self._send(Transcript(payload=TranscriptPayload(role="caller", text=turn.text)))
+            if cut is not None and resumes(turn, cut, time.monotonic(), self.cfg):
+                await self._resume(cut, turn)
+                continue
+            self._heard = turn
             await self._speak(functools.partial(self.dialog.reply, turn.text))
         await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
         raise completed()
@@ -269,9 +276,27 @@ class Orchestrator:
             self.turns.advance(Turn.THINKING)
             await self._speak(functools.partial(self.dialog.transfer_failed, reason))
 
+    async def _resume(self, cut: Cut, heard: Heard) -> None:
+        """A false interruption: say the rest of the cut utterance (a new stream, not from the start)."""
+        log.info(
+            "resuming after a false interruption",
+            extra={
+                "words": len(heard.text.split()),
+                "speech_ms": heard.speech_ms,
+                "rest_chars": len(cut.rest),
+            },
+        )
+        metrics.RESUMES.inc()
+
+        async def rest() -> AsyncIterator[str]:
+            yield cut.rest
+
+        await self._speak(rest, heard_before=cut.heard)
+
     @traced("bot_turn")
-    async def _speak(self, make_text: Callable[[], AsyncIterator[str]]) -> None:
-        """One bot reply; retried from the start (after the filler) when a provider fails."""
+    async def _speak(self, make_text: Callable[[], AsyncIterator[str]], heard_before: str = "") -> None:
+        """One bot reply; retried from the start (after the filler) when a provider fails.
+        `heard_before`: of a resumed utterance, what the caller heard of it before the cut."""
         self.turns.advance(Turn.BOT_TURN)
         while True:
             try:
@@ -281,9 +306,11 @@ class Orchestrator:
                 continue
             break
         if speech.interrupted:
-            self.dialog.record_heard(speech.heard)
+            self._cut = Cut(joined(heard_before, speech.heard), speech.rest, time.monotonic())
         else:
             self.failures.succeeded()
+        if speech.interrupted or heard_before:  # the context keeps what the caller heard
+            self.dialog.record_heard(joined(heard_before, speech.heard))
         self.turns.advance(Turn.USER_TURN)
 
     def _reply_timing(self) -> ReplyTiming:
@@ -295,10 +322,16 @@ class Orchestrator:
 
     @traced("user_turn")
     async def _listen(self) -> Heard:
-        """USER_TURN: caller audio → STT until the end of the utterance; what was heard."""
+        """USER_TURN: caller audio → STT until the end of the utterance; what was heard. Right
+        after a barge-in, silence longer than `resume_silence_ms` ends it (the bot then resumes)."""
+        resuming = self._cut is not None and self.cfg.resume_after_false_stop
+        silence = self.cfg.resume_silence_ms / 1000 if resuming else None
+        phrases = tuple(self.dialog.expected_phrases())
+        if resuming and phrases:  # a grammar STT must be able to hear a backchannel as one
+            phrases = (*phrases, *backchannel_phrases(self.cfg))
         while True:
             try:
-                heard = await self.listener.listen(self.dialog.expected_phrases())
+                heard = await self.listener.listen(phrases, silence)
             except (ProviderError, TimeoutError) as exc:
                 await self.failures.failed(exc)
                 continue

@@ -79,6 +79,7 @@ async def test_the_words_that_interrupted_are_fed_to_stt(new_call) -> None:
     t = call.timeline
     call.media.push(BotLegReady(transport_id="t", consumer_id="c"))
     await t.wait_for(t.tts("holding", SECOND))
+    call.stt.transcripts.append("wait a moment")  # words: a turn (no words would resume the bot)
     interrupting = [bytes([n]) * 640 for n in range(1, 6)]  # 100 ms of the caller, during the bot
     for frame in interrupting:
         call.media.push_audio(frame)

@@ -1,2 +1,3 @@
-"""A generated false-barge-in corpus (deterministic from a seed), its offline detector evaluation, and
-the barge-in detector the figures chose (`voicebot_corpus.barge_in`)."""
+"""A generated false-barge-in corpus (deterministic from a seed) and its offline evaluation of the
+barge-in detectors, among them the one the figures chose and the media-controller runs
+(`media_controller.barge_in`)."""

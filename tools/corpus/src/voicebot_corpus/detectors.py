@@ -4,8 +4,8 @@
 from collections.abc import Callable
 from typing import Protocol
 
-from voicebot_corpus.barge_in import BargeInDetector, BargeInSettings, Onset
-from voicebot_corpus.silero import SileroStream
+from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
+from media_controller.silero_vad import SileroStream
 
 
 class Detector(Protocol):

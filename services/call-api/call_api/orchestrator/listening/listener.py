@@ -26,12 +26,14 @@ QUEUED_FRAMES = 500  # 10 s of caller audio while STT is slow; older frames are 
 class Heard:
     """text: the final transcript (may be empty: silence); speech_end: monotonic seconds when the
     end of the utterance was seen; stt_seconds: from then to the final transcript;
-    vad_speech_end_ms: the media VAD's end of the utterance (monotonic ms), if it reported one."""
+    vad_speech_end_ms: the media VAD's end of the utterance (monotonic ms), if it reported one;
+    speech_ms: how long the VAD heard the caller speak in it, if it saw both ends."""
 
     text: str
     speech_end: float
     stt_seconds: float
     vad_speech_end_ms: float | None
+    speech_ms: float | None = None
 
 
 class Listener:
@@ -47,6 +49,7 @@ class Listener:
         self._speech_starts = 0  # caller_speech{speaking:true} events so far
         self._speech_changed = asyncio.Event()
         self._vad_speech_end_ms: float | None = None
+        self._vad_speech_start_ms: float | None = None
 
     def on_caller_frame(self, frame: bytes, *, queue: bool) -> None:
         """One 20 ms frame of caller audio; `queue`: the caller has the turn, keep it for STT."""
@@ -60,14 +63,16 @@ class Listener:
         self._speaking = event.speaking
         if event.speaking:
             self._speech_starts += 1
+            self._vad_speech_start_ms = event.at_ms
         else:
             self._vad_speech_end_ms = event.at_ms
         self._speech_changed.set()
 
     @traced("stt")
-    async def listen(self, expected_phrases: Sequence[str]) -> Heard:
-        """One utterance: from the caller's first voiced frame (or `silence_timeout` without one)
-        to the VAD's end of speech (or `max_utterance_seconds`). Raises ProviderError."""
+    async def listen(self, expected_phrases: Sequence[str], silence_timeout: float | None = None) -> Heard:
+        """One utterance: from the caller's first voiced frame (or `silence_timeout`, default the
+        setting's, without one) to the VAD's end of speech (or `max_utterance_seconds`). Raises
+        ProviderError."""
         cfg = self.settings
         starts = self._speech_starts
         while not self._frames.empty():
@@ -76,7 +81,9 @@ class Listener:
         try:
             for frame in list(self._preroll):
                 await session.feed(frame)
-            await self._feed_until_end_of_speech(session, starts)
+            await self._feed_until_end_of_speech(
+                session, starts, cfg.silence_timeout if silence_timeout is None else silence_timeout
+            )
             speech_end = time.monotonic()
             while not self._frames.empty():
                 await session.feed(self._frames.get_nowait())
@@ -88,14 +95,24 @@ class Listener:
             await session.aclose()
         said = {"text": result.text} if cfg.log_transcripts else {"words": len(result.text.split())}
         log.info("caller said", extra=said)
-        return Heard(result.text, speech_end, stt_seconds, self._vad_speech_end_ms)
+        return Heard(result.text, speech_end, stt_seconds, self._vad_speech_end_ms, self._speech_ms())
 
-    async def _feed_until_end_of_speech(self, session: SttSession, starts: int) -> None:
+    def _speech_ms(self) -> float | None:
+        """The VAD's length of the caller's latest utterance (after a barge-in: the one that
+        stopped the bot, when nothing followed it), None while it is still on."""
+        start, end = self._vad_speech_start_ms, self._vad_speech_end_ms
+        if start is None or end is None or end < start or self._speaking:
+            return None
+        return end - start
+
+    async def _feed_until_end_of_speech(
+        self, session: SttSession, starts: int, silence_timeout: float
+    ) -> None:
         """`starts`: the speech starts counted when listen() began; one since then counts even if
         it already ended (a short utterance while the STT session was opening)."""
         loop = asyncio.get_running_loop()
         started = self._speaking
-        deadline = loop.time() + self.settings.silence_timeout
+        deadline = loop.time() + silence_timeout
         while True:
             if not started and (self._speaking or self._speech_starts > starts):
                 started = True

@@ -166,6 +166,7 @@ class Speaker:
         cache = self.settings.cache
         text_chunks = traced_stream("dialog.reply", text_chunks, on_first=timing.timer.first_text)
         async for sentence in each_within(sentences(text_chunks), timeout, "llm", "dialog reply"):
+            speech.pending = sentence
             pcm_chunks = traced_stream(
                 "tts",
                 synthesize_cached(
@@ -185,6 +186,7 @@ class Speaker:
                     await self._open_stream(speech, sentence)
                 await self.media.send_pcm(pcm)
                 speech.utterance.add(sentence, len(pcm))
+                speech.pending = ""
         if not speech.opened:
             return
         finished = await self._end_stream(speech)
@@ -218,6 +220,8 @@ class Speaker:
     async def _after_interruption(self, speech: Speech) -> None:
         finished = await self._wait_finished(speech, INTERRUPTED_FINISH_TIMEOUT)
         speech.heard = speech.utterance.heard_text(finished.played_ms if finished else 0)
+        rest = speech.utterance.rest_text(finished.played_ms if finished else 0)
+        speech.rest = " ".join(part.strip() for part in (rest, speech.pending) if part.strip())
         log.info(
             "bot interrupted",
             extra={

@@ -19,7 +19,8 @@ class Speech:
     text with the PCM length of each sentence; `task` produces the audio (TTS, or a stored clip);
     `started` / `finished` resolve with the controller's playback_started / playback_finished.
     A barge-in sets `interrupted`, and `heard` is then the part of the text the caller heard
-    (else the whole text)."""
+    (else the whole text) and `rest` the part they did not (with `pending`, the sentence the
+    dialog had given whose audio had not begun)."""
 
     stream_id: str
     utterance: Utterance
@@ -30,6 +31,8 @@ class Speech:
     finished: "asyncio.Future[PlaybackFinished]" = field(default_factory=_future)
     interrupted: bool = False
     heard: str = ""
+    rest: str = ""
+    pending: str = ""
 
     @property
     def text(self) -> str:

@@ -28,10 +28,21 @@ class Utterance:
 
     def heard_text(self, played_ms: float) -> str:
         """Whole sentences played, plus the share of words of the one cut off (by duration)."""
+        return self._split(played_ms)[0]
+
+    def rest_text(self, played_ms: float) -> str:
+        """What `heard_text` leaves out: the cut sentence's remaining words and the ones after it."""
+        return self._split(played_ms)[1]
+
+    def _split(self, played_ms: float) -> tuple[str, str]:
         heard: list[str] = []
+        rest: list[str] = []
         left = played_ms
         for text, size in self.sentences:
             length = size * 1000 / (self.sample_rate * BYTES_PER_SAMPLE)
+            if rest:
+                rest.append(text)
+                continue
             if left >= length:
                 heard.append(text)
                 left -= length
@@ -40,5 +51,5 @@ class Utterance:
             share = int(len(words) * left / length) if length else 0
             if share:
                 heard.append(" ".join(words[:share]))
-            break
-        return " ".join(heard)
+            rest.append(" ".join(words[share:]))
+        return " ".join(heard), " ".join(part for part in rest if part)

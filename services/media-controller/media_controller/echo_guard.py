@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicebot_corpus.levels import RATE
+RATE = 16000  # the caller leg's PCM (voicebot_protocol.media.CALLER_PCM_RATE)
 
 MIN_DELAY_MS = 40.0
 MAX_DELAY_MS = 250.0
@@ -19,10 +19,35 @@ SETTLE_THRESHOLD = 0.8  # a match this good is evidence of the line's echo delay
 ECHO_THRESHOLD = 0.6  # |NCC| at or above: the frame is the bot's echo (≥ 36 % of its energy explained)
 
 
-@dataclass(frozen=True, slots=True)
 class SentFrame:
-    at_ms: float  # when the media plane sent it (same clock as the caller frames' arrival)
-    samples: np.ndarray  # int16 PCM, 16 kHz
+    """A frame the bot sent at `at_ms` (the caller frames' clock): 16 kHz `samples`, or `pcm` (s16le)
+    at `rate`, brought to 16 kHz only when first compared (most sent frames never are)."""
+
+    __slots__ = ("_pcm", "_rate", "_samples", "at_ms")
+
+    def __init__(
+        self, at_ms: float, samples: np.ndarray | None = None, *, pcm: bytes = b"", rate: int = RATE
+    ) -> None:
+        self.at_ms = at_ms
+        self._samples = samples
+        self._pcm = pcm
+        self._rate = rate
+
+    @property
+    def samples(self) -> np.ndarray:
+        if self._samples is None:
+            self._samples = to_16k(self._pcm, self._rate)
+        return self._samples
+
+
+def to_16k(pcm: bytes, rate: int) -> np.ndarray:
+    """s16le PCM at `rate` as 16 kHz samples (linear interpolation: the line band-limits the echo
+    to 3.4 kHz anyway, so aliasing above it barely moves the correlation)."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    if rate == RATE or not samples.size:
+        return samples
+    count = round(len(samples) * RATE / rate)
+    return np.interp(np.arange(count) * (rate / RATE), np.arange(len(samples)), samples)
 
 
 @dataclass(frozen=True, slots=True)

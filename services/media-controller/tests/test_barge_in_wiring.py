@@ -1,0 +1,111 @@
+"""The barge-in detector as the controller runs it: the player reports the PCM of every packet it
+sends (whole 20 ms frames at the stream's rate, whatever chunks the PCM came in); the detector, fed
+on jittered event-loop stamps and the VAD's voiced answers, still recognises the bot's own echo
+at another sample rate, and without what the bot sent the same audio is an onset."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from media_controller.barge_in import BargeInDetector
+from media_controller.frame_clock import FrameClock
+from media_controller.playback import Playback, Player
+from media_controller.rtp_sender import RtpSender
+from media_controller.udp import open_udp
+from media_controller.vad import SpeechDetector
+from voicebot_callsim.audio import speech_pcm
+
+from tests.support.media import RtpOpusReceiver
+
+TTS_RATE = 22050  # Piper's
+CALLER_RATE = 16000
+
+
+def test_frame_clock_takes_steady_times_from_late_stamps() -> None:
+    clock = FrameClock()
+    stamps = [0.0, 23.0, 41.0, 66.0, 80.0, 100.0]  # up to 6 ms late, never early
+    assert [clock.at(s) for s in stamps] == [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    burst = FrameClock()
+    assert [burst.at(s) for s in (0.0, 60.0, 60.0, 60.0)][-1] == 60.0  # a late batch ends at its stamp
+    paused = FrameClock()
+    assert [paused.at(s) for s in (0.0, 20.0, 300.0, 320.0)] == [0.0, 20.0, 300.0, 320.0]  # a new run
+
+
+@pytest.fixture
+async def player() -> AsyncIterator[tuple[Player, list[tuple[bytes, int]], asyncio.Event]]:
+    receiver = await RtpOpusReceiver.open()
+    udp, _port = await open_udp("127.0.0.1", remote=("127.0.0.1", receiver.port))
+    sent: list[tuple[bytes, int]] = []
+    done = asyncio.Event()
+
+    def finished(playback: Playback) -> None:
+        done.set()
+
+    player = Player(
+        RtpSender(udp, 100, 0x1234),
+        bitrate=32000,
+        on_started=lambda playback: None,
+        on_finished=finished,
+        on_sent=lambda pcm, rate: sent.append((pcm, rate)),
+    )
+    yield player, sent, done
+    player.close()
+    receiver.close()
+
+
+async def test_the_player_reports_the_pcm_of_each_packet_in_whole_frames(
+    player: tuple[Player, list[tuple[bytes, int]], asyncio.Event],
+) -> None:
+    play, sent, done = player
+    pcm = np.random.default_rng(1).integers(-3000, 3000, TTS_RATE // 2, dtype=np.int16).tobytes()  # 0.5 s
+    playback = play.start("s", TTS_RATE)
+    for start in range(0, len(pcm), 1002):  # chunks that are no whole number of frames
+        play.feed(pcm[start : start + 1002])
+    play.end("s")
+    async with asyncio.timeout(10):
+        await done.wait()
+    frame = TTS_RATE // 50 * 2
+    assert {rate for _, rate in sent} == {TTS_RATE}
+    assert {len(pcm) for pcm, _ in sent} == {frame}
+    reported = b"".join(pcm for pcm, _ in sent)
+    assert reported == pcm[: len(reported)], "in order, nothing lost or repeated"
+    assert len(sent) <= playback.packets_sent and len(reported) == len(pcm) // frame * frame
+
+
+def bot_and_echo(delay_ms: float = 120.0, attenuation_db: float = 12.0) -> tuple[bytes, np.ndarray]:
+    """The bot's speech at the TTS rate, and its echo as the caller leg decodes it (16 kHz)."""
+    bot = speech_pcm("Your appointment is on Wednesday morning at nine thirty.", TTS_RATE)
+    samples = np.frombuffer(bot, dtype=np.int16).astype(np.float64)
+    at_16k = np.interp(
+        np.arange(len(samples) * CALLER_RATE // TTS_RATE) * TTS_RATE / CALLER_RATE,
+        np.arange(len(samples)),
+        samples,
+    )
+    delay = np.zeros(round(delay_ms * CALLER_RATE / 1000))
+    echo = np.concatenate([delay, at_16k * 10 ** (-attenuation_db / 20)])
+    return bot, np.clip(echo, -32768, 32767).astype(np.int16)
+
+
+def run(detector: BargeInDetector, bot: bytes | None, echo: np.ndarray) -> int:
+    """The call as the controller sees it, on stamps up to 4 ms late; the onsets counted."""
+    rng = np.random.default_rng(14)
+    vad = SpeechDetector(2, 4, 400, 300.0)
+    bot_frame, caller_frame = TTS_RATE // 50 * 2, CALLER_RATE // 50
+    frames = len(echo) // caller_frame
+    onsets = 0
+    for n in range(frames):
+        if bot is not None and (n + 1) * bot_frame <= len(bot):
+            detector.bot_sent(bot[n * bot_frame : (n + 1) * bot_frame], n * 20 + rng.uniform(0, 4), TTS_RATE)
+        frame = echo[n * caller_frame : (n + 1) * caller_frame].tobytes()
+        now = (n + 1) * 20 + rng.uniform(0, 4)
+        vad.feed(frame, now)
+        if detector.push(frame, now, voiced=vad.last_voiced) is not None:
+            onsets += 1
+    return onsets
+
+
+def test_the_bots_echo_is_not_a_barge_in_though_the_same_audio_unannounced_is() -> None:
+    bot, echo = bot_and_echo()
+    assert run(BargeInDetector(), bot, echo) == 0
+    assert run(BargeInDetector(), None, echo) >= 1, "the case is real: the echo is speech to the VAD"
