@@ -81,6 +81,8 @@ class OrchestratorSettings(BaseSettings):
     # Personal data: what the caller said is not logged unless this is on (for debugging only).
     log_transcripts: bool = False
     transfer_timeout: float = 30.0  # no transfer_result by then: the transfer failed
+    # No caller RTP for this long ends the call (call_ended caller_silence); 0 turns it off.
+    caller_silence_seconds: float = Field(default=60.0, ge=0)
 
 
 class Settings(BaseSettings):
