@@ -57,6 +57,7 @@ CLOSE_CODE_FOR_END: dict[EndReason, CloseCode] = {
     EndReason.INTERNAL_ERROR: CloseCode.INTERNAL_ERROR,
     EndReason.MAX_DURATION: CloseCode.NORMAL,
     EndReason.CALLER_SILENCE: CloseCode.NORMAL,
+    EndReason.CLIENT_NOT_READING: CloseCode.CLIENT_NOT_READING,
 }
 
 # Before acceptance a bad first frame is refused with the close code that names the problem.
@@ -96,7 +97,10 @@ class CallSession:
         self.socket = ClientSocket(
             websocket,
             settings.send_timeout,
-            on_stalled=lambda: self.request_end(EndReason.INTERNAL_ERROR, "client stopped reading"),
+            on_stalled=lambda why: self.request_end(
+                EndReason.CLIENT_NOT_READING, f"the client stopped reading: {why}"
+            ),
+            queue_bytes=settings.send_queue_bytes,
         )
         self.end_request: tuple[EndReason, str] | None = None
         self._end_requested = asyncio.Event()

@@ -100,6 +100,8 @@ class OrchestratorSettings(BaseSettings):
     resume_window_ms: int = Field(default=6000, ge=0)  # stop → decision; later, it is a turn
     # Words a backchannel is made of (comma-separated, compared lowercased without punctuation).
     resume_backchannels: str = "mm-hmm,mhm,mm,hmm,uh-huh,uh,huh,okay,ok,yeah,yep,right,aha,ah"
+    # No caller RTP for this long ends the call (call_ended caller_silence); 0 turns it off.
+    caller_silence_seconds: float = Field(default=60.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -114,7 +116,9 @@ class Settings(BaseSettings):
     drain_grace_seconds: float = Field(default=30.0, ge=0)
     call_ttl_seconds: int = Field(default=30, ge=3)
     orchestrator_close_timeout: float = Field(default=10.0, gt=0)
-    send_timeout: float = Field(default=10.0, gt=0)
+    send_timeout: float = Field(default=10.0, gt=0)  # one message waiting for the client to read
+    # Unsent messages per call (bytes of JSON) before a client that stopped reading is disconnected.
+    send_queue_bytes: int = Field(default=256 * 1024, ge=16 * 1024)
     max_call_seconds: float = Field(default=3600.0, gt=0)  # then call_ended max_duration
     # None: "otlp" when an endpoint is known (otlp_endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     trace_exporter: Literal["none", "console", "otlp"] | None = None

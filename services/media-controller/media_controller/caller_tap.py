@@ -11,6 +11,7 @@ from collections.abc import Callable
 import av
 from voicebot_protocol.media import CALLER_FRAME_BYTES, CALLER_PCM_RATE
 
+from media_controller import metrics
 from media_controller.call_codecs import OPUS, AudioDecoder, CodecSpec
 from media_controller.dtmf import DigitPressed, DtmfDetector
 from media_controller.jitter import ReorderBuffer
@@ -85,7 +86,8 @@ class CallerTap:
             self.rejected += 1
             return
         if not self.flood_guard.allow():
-            return  # counted in flood_guard.refused
+            metrics.CALLER_RTP_DROPPED.inc()  # and in flood_guard.refused
+            return
         packet = parse_rtp(data)
         if packet is None or packet.payload_type not in (self.payload_type, self.dtmf_payload_type):
             return  # RTCP (rtcp-mux) or something that is not our audio

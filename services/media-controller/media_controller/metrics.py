@@ -27,3 +27,9 @@ CALLER_FRAMES_DROPPED = Counter(
     "media_caller_frames_dropped_total", "Caller audio frames dropped (slow consumer)"
 )
 DTMF_DIGITS = Counter("media_dtmf_digits_total", "RFC 4733 DTMF digits detected in callers' RTP")
+CALLER_RTP_DROPPED = Counter(
+    "media_caller_rtp_dropped_total", "Caller RTP packets dropped above the per-call rate limit (a flood)"
+)
+SIGNALLING_REFUSED = Counter(
+    "media_signalling_rate_limited_total", "Signalling requests refused rate_limited (per-call limit)"
+)

@@ -201,6 +201,7 @@ class Session:
         if self.state is not SessionState.OPEN:
             raise errors.not_found(f"no open media session for call {self.call_id}")
         if not self._signalling.allow():
+            metrics.SIGNALLING_REFUSED.inc()
             raise errors.MediaError("rate_limited", "too many signalling requests for this call", 429)
         method, params = prepare_call(
             method_name, data, self.ledger, self.owner_of, self.call_id, self.media_policy

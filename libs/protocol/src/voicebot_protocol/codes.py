@@ -21,6 +21,7 @@ class CloseCode(IntEnum):
     MEDIA_FAILURE = 4502  # the media plane died mid-call (call_ended was sent)
     PROVIDER_FAILURE = 4504  # STT/LLM/TTS retries ran out (call_ended was sent)
     TOO_MANY_ERRORS = 4429  # the client kept sending garbage mid-call
+    CLIENT_NOT_READING = 4413  # the client stopped reading: its unsent messages passed the bound
 
 
 class ErrorCode(StrEnum):
@@ -62,4 +63,7 @@ class EndReason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     TRANSFERRED = "transferred"  # the gateway reported a successful transfer (transfer_result ok)
     MAX_DURATION = "max_duration"  # the call reached CALL_API_MAX_CALL_SECONDS
-    CALLER_SILENCE = "caller_silence"  # no caller RTP for the caller-silence limit
+    CALLER_SILENCE = "caller_silence"  # no caller RTP for CALL_API_CALLER_SILENCE_SECONDS
+    # The client stopped reading its WebSocket (send queue over CALL_API_SEND_QUEUE_BYTES, or a send
+    # stuck for CALL_API_SEND_TIMEOUT): close 4413 without call_ended (it would not be read).
+    CLIENT_NOT_READING = "client_not_reading"

@@ -46,6 +46,7 @@ from call_api.orchestrator.call_control import (
 )
 from call_api.orchestrator.call_end import CallEnd, completed, media_failed
 from call_api.orchestrator.fallback import ProviderFailures
+from call_api.orchestrator.listening.caller_silence import CallerSilence
 from call_api.orchestrator.listening.listener import Heard, Listener
 from call_api.orchestrator.resources import Resources
 from call_api.orchestrator.resume import Cut, backchannel_phrases, joined, resumes
@@ -85,6 +86,7 @@ class Orchestrator:
         self.bot_leg_ready = asyncio.Event()  # the gateway consumes the bot's audio
         self.keys = Keys()  # the caller's DTMF, from the RTP or the gateway's SIP INFO
         self.transfer = TransferOutcome()
+        self.caller_silence = CallerSilence(self.cfg.caller_silence_seconds)
         self._out: WebSocketOut | None = None
         self._heard: Heard | None = None  # the utterance the next reply answers (its timings)
         self._cut: Cut | None = None  # the bot's utterance the last barge-in stopped, until decided
@@ -95,6 +97,7 @@ class Orchestrator:
     async def run(self, websocket_in: WebSocketIn, websocket_out: WebSocketOut) -> CallResult | None:
         set_call(self.call_id, self.trace_id)
         self._out = websocket_out
+        self.caller_silence.heard()  # the limit counts from the call's start
         result: CallResult | None
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -102,6 +105,8 @@ class Orchestrator:
                 tasks.create_task(self._media_events(), name=f"call:{self.call_id}:media-events")
                 tasks.create_task(self._caller_audio(), name=f"call:{self.call_id}:caller-audio")
                 tasks.create_task(self._converse(), name=f"call:{self.call_id}:dialog")
+                if self.cfg.caller_silence_seconds > 0:
+                    tasks.create_task(self._end_on_caller_silence(), name=f"call:{self.call_id}:silence")
             raise AssertionError("the dialog task returned without ending the call")  # pragma: no cover
         except ExceptionGroup as ended:
             result = self._result_of(ended)
@@ -190,7 +195,14 @@ class Orchestrator:
 
     async def _caller_audio(self) -> None:
         async for frame in self.media.caller_audio():
+            self.caller_silence.heard()
             self.listener.on_caller_frame(frame, queue=self.turns.is_(Turn.USER_TURN))
+
+    async def _end_on_caller_silence(self) -> None:
+        await self.caller_silence.expired()
+        limit = self.cfg.caller_silence_seconds
+        log.warning("no caller audio: ending the call", extra={"silence_s": limit})
+        raise CallEnd(CallResult(EndReason.CALLER_SILENCE, f"no caller audio for {limit:g} s"))
 
     async def _barge_in(self, event: BargeInDetected) -> None:
         if not self.turns.is_(Turn.BOT_TURN) or self.speaker.current is None:
