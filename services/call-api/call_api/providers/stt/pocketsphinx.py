@@ -184,7 +184,10 @@ class PocketsphinxSession:
         if not self._open:
             raise ProviderError("stt", "finish() on a finished session")
         async with self._lock:
-            held = self._gate.take_held() if self._gate.maybe_speech else b""
+            maybe_speech = self._gate.maybe_speech
+            held = self._gate.take_held()
+            if not maybe_speech:  # only silence was held
+                held = b""
             if self._pooled is None and not held:  # nothing sounded like speech: no decoding at all
                 self._open = False
                 return SttResult(text="", final=True)
