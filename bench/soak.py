@@ -38,7 +38,8 @@ WARMUP_CALLS = 4
 WARMUP_ROUNDS = 6
 CALLER_TEXT = "no thank you"
 SAMPLE_EVERY_S = 0.5
-SETTLE_TIMEOUT_S = 30.0  # after a burst: until the RSS stops falling
+SETTLE_TIMEOUT_S = 60.0  # after a burst: until the RSS stops falling
+SETTLE_STEP_S = 5.0  # > twice call-api's heap trim delay (call_api/heap.py)
 IDLE_HOLD_S = 3.0
 # A silent caller is reprompted every silence_timeout and the scenario hangs up after a few: the
 # burst's first calls would end before its last ones are open.
@@ -78,11 +79,12 @@ async def end_call(call: GatewayCall, packets: list[bytes], ended_s: list[float]
 
 
 async def settled_rss(read: Callable[[], dict[str, float]], name: str) -> dict[str, float]:
-    """The RSS once `name`'s stopped falling (two readings 2 s apart within 1 MB), or at the timeout."""
+    """The RSS once `name`'s stopped falling (two readings SETTLE_STEP_S apart within 1 MB), or at
+    the timeout."""
     last = read()
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while time.monotonic() < deadline:
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(SETTLE_STEP_S)
         now = read()
         if now[name] >= last[name] - 1.0:
             return now

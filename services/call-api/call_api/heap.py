@@ -11,10 +11,13 @@ the arenas under their locks, a few milliseconds."""
 import asyncio
 import ctypes
 import functools
+import os
 import weakref
 from collections.abc import Callable
 
 TRIM_DELAY_SECONDS = 2.0
+ARENAS = 2  # glibc's default is 8 per core: more arenas, more memory stranded between them
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 _due: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.TimerHandle]" = (
     weakref.WeakKeyDictionary()
@@ -32,6 +35,20 @@ def _malloc_trim() -> Callable[[int], int] | None:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return trim
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """Call before the process starts threads (gunicorn's post_fork): at most `arenas` malloc
+    arenas, as MALLOC_ARENA_MAX would (an environment value, when set, is left alone)."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 def trim_now() -> bool:
