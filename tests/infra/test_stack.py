@@ -180,11 +180,11 @@ def test_a_killed_process_is_restarted(stack: tuple[LocalStack, str], program: s
         info = local.processes()[program]
         return info["statename"] == "RUNNING" and info["pid"] not in (0, old)
 
-    wait_until(restarted, 30.0, f"supervisord to restart {program}")
+    wait_until(restarted, 60.0, f"supervisord to restart {program}")
     wait_until(
         lambda: not any(pid_alive(pid) for pid in old_children), 10.0, f"the old {program} workers to go"
     )
-    wait_until(lambda: healthy(local.values(), program), 30.0, f"the restarted {program} to be healthy")
+    wait_until(lambda: healthy(local.values(), program), 120.0, f"the restarted {program} to be healthy")
 
 
 def test_down_stops_everything(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_down_stops_everything(tmp_path: Path) -> None:
 
 
 def test_up_names_the_process_that_failed(tmp_path: Path) -> None:
-    local = LocalStack(tmp_path, factory="no_such_module:create", timeout=60)
+    local = LocalStack(tmp_path, factory="no_such_module:create", timeout=240)  # 4 boots on a loaded machine
     failed = local.up()
     assert failed.returncode == 1
     assert failed.stdout == ""

@@ -14,7 +14,7 @@ STACK_SH = REPO_ROOT / "scripts" / "stack.sh"
 
 
 class LocalStack:
-    def __init__(self, base: Path, *, factory: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(self, base: Path, *, factory: str | None = None, timeout: float = 240.0) -> None:
         self.dir = Path(base) / "stack"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_STACK_")},

@@ -61,15 +61,17 @@ async def test_stream_is_paced_at_20ms_without_drift(rig: tuple[Player, RtpOpusR
     assert player.end("s1")
     async with asyncio.timeout(5):
         await recorder.done.wait()
-    await receiver.wait_packets(recorder.finished[0][1] // 20, within=1)  # the last one is in flight
+    await receiver.wait_packets(recorder.finished[0][1] // 20, within=10)  # the last one is in flight
     packets = receiver.packets
     assert recorder.started == ["s1"]
     assert len(packets) >= 100
     assert recorder.finished == [("s1", len(packets) * 20, False)]
-    span = packets[-1].at - packets[0].at
-    assert abs(span - (len(packets) - 1) * 0.020) < 0.030  # no drift over 2 s
-    gaps = np.diff([p.at for p in packets])
-    assert gaps.max() < 0.045
+    # Arrival times minus the 20 ms grid: a pacer that drifts (sleep(0.02) per packet) spreads them
+    # over the whole stream, one that follows the clock keeps them within a band. The middle 80 %
+    # is what is checked: a loaded machine may stall the loop now and then, and the clock catches up.
+    offsets = np.array([p.at for p in packets]) - np.arange(len(packets)) * 0.020
+    assert np.percentile(offsets, 90) - np.percentile(offsets, 10) < 0.030
+    assert np.median(np.diff([p.at for p in packets])) == pytest.approx(0.020, abs=0.003)
     assert [(p.sequence - packets[0].sequence) & 0xFFFF for p in packets] == list(range(len(packets)))
     assert all(b.timestamp - a.timestamp == 960 for a, b in itertools.pairwise(packets))
     assert (
@@ -83,11 +85,12 @@ async def test_stop_is_immediate(rig: tuple[Player, RtpOpusReceiver, Recorder]) 
     player, receiver, recorder = rig
     player.start("s2", RATE)
     player.feed(tone(3.0))
-    await receiver.wait_packets(10, within=2)
+    await receiver.wait_packets(10, within=10)
     stopped = player.stop("s2")
     assert stopped is not None and stopped.state is PlaybackState.STOPPED
     sent = player.sender.packets_sent
-    await receiver.wait_quiet(0.2, within=2)
+    await receiver.wait_packets(sent, within=10)
+    await receiver.wait_quiet(0.2, within=10)
     assert player.sender.packets_sent == sent
     assert len(receiver.packets) == sent < 100
     assert recorder.finished == [("s2", sent * 20, True)]
@@ -101,18 +104,18 @@ async def test_new_stream_preempts_and_timestamps_follow_the_clock(
     player, receiver, recorder = rig
     player.start("a", RATE)
     player.feed(tone(2.0))
-    await receiver.wait_packets(5, within=2)
+    await receiver.wait_packets(5, within=10)
     player.start("b", RATE)  # preempts "a"
     assert recorder.finished[0][0] == "a" and recorder.finished[0][2] is True
-    first_b = len(receiver.packets)
+    first_b = player.sender.packets_sent  # some of "a"'s may still be on their way: count what was sent
     player.feed(tone(0.3))
     player.end("b")
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(10):
         while len(recorder.finished) < 2:
             recorder.done.clear()
             await recorder.done.wait()
     assert recorder.finished[1][:1] == ("b",) and recorder.finished[1][2] is False
-    await receiver.wait_quiet(0.1, within=2)
+    await receiver.wait_packets(player.sender.packets_sent, within=10)
     b_packets = receiver.packets[first_b:]
     assert b_packets[0].marker
     assert len(b_packets) * 20 == recorder.finished[1][1]

@@ -103,7 +103,7 @@ test('mediasoup service: G.711 and DTMF on one symmetric plain transport', async
   const dtmf = Buffer.from([5, 0x8a, 0x03, 0x20]); // digit 5, end, volume 10, 800 units
   gateway.send(plainRtp({ payloadType: 96, seq: 10, timestamp: 1600, ssrc: CALLER_SSRC, payload: dtmf }), symmetric.port, symmetric.ip);
 
-  await tap.waitForPackets(1, (p) => p.payloadType === 8 && p.length <= 40, 3000);
+  await tap.waitForPackets(1, (p) => p.payloadType === 8 && p.length <= 40, 10000);
   assert.ok(tap.packets.filter((p) => p.payloadType === 0).length >= 5, 'the caller PCMU was forwarded');
   const botSsrc = toGateway.rtp_parameters.encodings[0].ssrc;
   const deadline = Date.now() + 3000;

@@ -56,7 +56,7 @@ test('mediasoup service: media', async (t) => {
     const encoding = consumed.rtp_parameters.encodings[0];
     assert.equal(consumed.rtp_parameters.codecs[0].payloadType, 100);
 
-    const packets = await receiver.waitForPackets(5, (p) => p.ssrc === encoding.ssrc, 3000);
+    const packets = await receiver.waitForPackets(5, (p) => p.ssrc === encoding.ssrc, 10000);
     assert.ok(packets.every((p) => p.payloadType === 100));
 
     const stats = await controller.request('stats', { call_id: call });
@@ -85,7 +85,7 @@ test('mediasoup service: media', async (t) => {
     // Bot silent: wait until the observer has fired twice on the loud caller, and no barge-in.
     await controller.request('session.setBotSpeaking', { call_id: call, speaking: false });
     const base = (await controller.request('stats', { call_id: call })).audio_level_events;
-    await waitUntil(3000, 'two audio level events', (done) => {
+    await waitUntil(15000, 'two audio level events', (done) => {
       let stop = false;
       (async () => {
         while (!stop) {
@@ -101,7 +101,7 @@ test('mediasoup service: media', async (t) => {
     // Bot speaking: the next loud interval is a barge-in.
     const before = Date.now();
     await controller.request('session.setBotSpeaking', { call_id: call, speaking: true });
-    const bargeIn = await controller.waitFor('barge_in_detected', (d) => d.call_id === call, 2000);
+    const bargeIn = await controller.waitFor('barge_in_detected', (d) => d.call_id === call, 10000);
     assert.ok(bargeIn.volume > -50 && bargeIn.volume <= 0, `volume ${bargeIn.volume} dBov`);
     assert.ok(bargeIn.at_ms >= before && bargeIn.at_ms <= Date.now());
     await controller.request('session.setBotSpeaking', { call_id: call, speaking: false });

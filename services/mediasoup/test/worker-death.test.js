@@ -23,11 +23,11 @@ test('mediasoup service: worker death', async (t) => {
   const killedAt = Date.now();
   process.kill(pid, 'SIGKILL');
 
-  const failed = await controller.waitFor('session_failed', (d) => d.call_id === 'victim', 1000);
+  const failed = await controller.waitFor('session_failed', (d) => d.call_id === 'victim', 10000);
   assert.ok(Date.now() - killedAt < 1000);
   assert.match(failed.reason, new RegExp(String(pid)));
 
-  const died = await controller.waitFor('worker_died', (d) => d.pid === pid, 3000);
+  const died = await controller.waitFor('worker_died', (d) => d.pid === pid, 10000);
   assert.ok(Number.isInteger(died.replacement_pid) && died.replacement_pid !== pid);
 
   await service.waitForLog((e) => e.level === 'fatal' && e.event === 'worker_died' && e.worker_pid === pid, 1000, 'the fatal log line');

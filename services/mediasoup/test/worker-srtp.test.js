@@ -68,7 +68,7 @@ test('worker SRTP through the libsrtp2 adapter', async (t) => {
       const hop = await srtpHop(suite);
       try {
         const ssrcOut = hop.consumer.rtpParameters.encodings[0].ssrc;
-        await hop.receiver.waitForPackets(3, (p) => p.ssrc === ssrcOut, 3000);
+        await hop.receiver.waitForPackets(3, (p) => p.ssrc === ssrcOut, 10000);
       } finally {
         hop.close();
         hop.receiver.close();

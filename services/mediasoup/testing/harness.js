@@ -167,7 +167,7 @@ class Controller {
   }
 
   /** The first notification `name` (already received or coming) matching `predicate`. */
-  waitFor(name, predicate = () => true, ms = 3000) {
+  waitFor(name, predicate = () => true, ms = 10000) {
     const matches = (n) => n.notification === name && predicate(n.data);
     return waitUntil(ms, `notification ${name}`, (done) => {
       const hit = this.notifications.find(matches);
@@ -260,7 +260,7 @@ async function startRtpReceiver() {
     port: socket.address().port,
     packets,
     /** Resolves once `count` packets matched `predicate`. */
-    waitForPackets(count, predicate = () => true, ms = 3000) {
+    waitForPackets(count, predicate = () => true, ms = 10000) {
       return waitUntil(ms, `${count} RTP packets`, (done) => {
         const check = () => packets.filter(predicate).length >= count && done(packets.filter(predicate));
         if (check()) return () => {};
