@@ -1,18 +1,27 @@
-"""soak.memory: repeated real calls (full stack, real Orchestrator) for a while; the RSS of the
-call-api workers and of the media-controller (and the mediasoup worker) before, during and after.
+"""soak.memory: bursts of CONCURRENT real calls at once (full stack, real Orchestrator, Piper TTS,
+pocketsphinx STT); the RSS of the call-api workers, the media-controller and the mediasoup worker
+before, during and after each burst.
 
-Each call: connect, media legs, the greeting, the caller says "no thank you", the bot says goodbye
-and ends the call. CONCURRENT callers place calls back to back until the time is up.
-Warm-up: rounds of calls until every call-api worker has served some (models load on first use).
-- per call (active): (median RSS while calls run, steady state − RSS idle at the end) / CONCURRENT;
-- drift: RSS idle at the end − RSS idle after the warm-up, and the slope of RSS over calls done."""
+A burst: CONCURRENT calls are opened (OPENING at a time, each until its greeting's transcript:
+Piper synthesises a personal greeting per call, and opening them all at the same instant only
+measures the TTS queue), then held idle together (the caller is silent: the bot listens), then
+every caller says "no thank you" at once and the bot says goodbye and ends each call.
+Warm-up first: rounds of WARMUP_CALLS calls until every call-api worker served some (models load
+on first use). Bursts repeat until `--soak-seconds` are spent (at least one).
+- per idle call: (RSS with the burst's calls idle − warm idle) / CONCURRENT;
+- per active call: (peak RSS while they speak and end − warm idle) / CONCURRENT;
+- after: RSS once the calls ended (the heap is trimmed a few seconds after a burst) vs warm idle;
+- the latencies of each call: its start → the greeting's transcript, its caller's speech sent →
+  the bot's reply (its transcript; then the caller hangs up)."""
 
 from __future__ import annotations
 
 import asyncio
-import statistics
+import contextlib
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from voicebot_callsim.call import GatewayCall
 from voicebot_stack.procstat import rss_mb
@@ -22,120 +31,162 @@ from bench.context import BenchContext
 from bench.registry import scenario
 from bench.results import Result, simple_table
 from bench.stack import full_stack
-from bench.stats import slope
 
-CONCURRENT = 4
+CONCURRENT = 100
+OPENING = 4  # calls being opened at once (until their greeting)
 WORKERS = 2  # call-api gunicorn workers
-CALLER_TEXT = "no thank you"
-SAMPLE_EVERY_S = 5.0
-IDLE_SETTLE_S = 3.0
+WARMUP_CALLS = 4
 WARMUP_ROUNDS = 6
+CALLER_TEXT = "no thank you"
+SAMPLE_EVERY_S = 0.5
+REPLY_TIMEOUT_S = 60.0
+SETTLE_TIMEOUT_S = 60.0  # after a burst: until the RSS stops falling
+SETTLE_STEP_S = 5.0  # > twice call-api's heap trim delay (call_api/heap.py)
+IDLE_HOLD_S = 3.0
+# A silent caller is reprompted every silence_timeout and the scenario hangs up after a few: the
+# burst's first calls would end before its last ones are open.
+IDLE_CALLS_ENV = {"CALL_API_SILENCE_TIMEOUT": "600"}
+TABLE_KEYS = ["burst", "process", "calls", "warm", "idle", "idle_per_call", "peak", "active_per_call"]
+TABLE_KEYS += [
+    "after",
+    "after_vs_warm_pct",
+]  # the burst's calls stay idle together this long before the RSS is read
 
 
-async def one_call(url: str, packets: list[bytes]) -> None:
-    call = GatewayCall(url, f"bench-soak-{uuid.uuid4().hex[:10]}", {"contact_name": "Ann"})
+async def open_call(url: str, opening: asyncio.Semaphore, greeted_s: list[float]) -> GatewayCall:
+    async with opening:
+        call = GatewayCall(url, f"bench-soak-{uuid.uuid4().hex[:10]}", {"contact_name": "Ann"})
+        started = time.perf_counter()
+        try:
+            await call.start(open_timeout=30)
+            await call.setup_media()
+            await call.wait_event("transcript", 60, role="bot")
+        except BaseException:
+            await call.terminate()
+            raise
+        greeted_s.append(time.perf_counter() - started)
+        return call
+
+
+async def end_call(call: GatewayCall, packets: list[bytes], replied_s: list[float]) -> None:
+    """The caller declines; the bot answers (goodbye and the end of the call, or a reprompt when it
+    misheard: either way STT took a decoder and gave it back); then the caller hangs up."""
     try:
-        await call.start()
-        await call.setup_media()
-        await call.wait_event("transcript", 20, role="bot")
         assert call.voice is not None
+        since = len(call.events)
         await call.voice.say_packets(packets)
-        async with asyncio.timeout(20):
-            await call.closed.wait()  # the bot says goodbye and ends the call
+        said = time.perf_counter()
+        with contextlib.suppress(ConnectionError):  # the bot said goodbye and ended the call first
+            await call.wait_event("transcript", REPLY_TIMEOUT_S, since=since, role="bot")
+        replied_s.append(time.perf_counter() - said)
     finally:
         await call.terminate()
 
 
-async def caller_loop(
-    url: str, packets: list[bytes], until: float, done: list[int], failures: list[str]
-) -> None:
-    while time.monotonic() < until:
-        try:
-            await one_call(url, packets)
-            done[0] += 1
-        except Exception as exc:
-            failures.append(f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(1.0)
+async def settled_rss(read: Callable[[], dict[str, float]], name: str) -> dict[str, float]:
+    """The RSS once `name`'s stopped falling (two readings SETTLE_STEP_S apart within 1 MB), or at
+    the timeout."""
+    last = read()
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        await asyncio.sleep(SETTLE_STEP_S)
+        now = read()
+        if now[name] >= last[name] - 1.0:
+            return now
+        last = now
+    return last
 
 
-@scenario(
-    "soak.memory", "repeated real calls: memory per call and RSS drift of call-api workers + controller"
-)
+@scenario("soak.memory", "bursts of 100 concurrent real calls: MB per idle/active call, RSS after vs warm")
 async def soak(ctx: BenchContext) -> Result:
     seconds = ctx.options.soak_seconds
     result = Result(info={"seconds": seconds, "concurrent_calls": CONCURRENT, "call_api_workers": WORKERS})
     packets = list(audio.packets(CALLER_TEXT))
+    greeted, replied = result.figure("call_start_to_greeting", "s"), result.figure("speech_to_bot_reply", "s")
     started = time.perf_counter()
-    with full_stack(ctx.scratch("soak"), workers=WORKERS) as stack:
+    rows: list[list[Any]] = []
+    with full_stack(ctx.scratch("soak"), workers=WORKERS, call_api_env=IDLE_CALLS_ENV) as stack:
         url = stack.call_api.ws_url
 
-        def pids() -> dict[str, list[int]]:
-            return {
-                "call_api_workers": stack.call_api.worker_pids(),
-                "controller": [stack.media.controller.pid],
-                "mediasoup_worker": stack.media.worker_pids(),
-            }
+        def read() -> dict[str, float]:
+            return rss_mb(
+                {
+                    "call_api_workers": stack.call_api.worker_pids(),
+                    "controller": [stack.media.controller.pid],
+                    "mediasoup_worker": stack.media.worker_pids(),
+                }
+            )
 
-        cold = rss_mb(pids())
-        done, failures = [0], result.failures
-        # Warm-up: one round of calls (providers, models and caches load on the first calls).
+        cold = read()
+        opening = asyncio.Semaphore(OPENING)
         for _ in range(WARMUP_ROUNDS):  # until every worker served calls (gunicorn picks the worker)
-            await asyncio.gather(*(one_call(url, packets) for _ in range(CONCURRENT)), return_exceptions=True)
+            calls = await asyncio.gather(
+                *(open_call(url, opening, []) for _ in range(WARMUP_CALLS)), return_exceptions=True
+            )
+            await asyncio.gather(
+                *(end_call(c, packets, []) for c in calls if isinstance(c, GatewayCall)),
+                return_exceptions=True,
+            )
             served = {r["pid"] for r in stack.call_api.log_records("call accepted")}
             if set(stack.call_api.worker_pids()) <= served:
                 break
-        await asyncio.sleep(IDLE_SETTLE_S)
-        warm = rss_mb(pids())
-        warm_calls = done[0] = 0
-        samples: list[tuple[int, dict[str, float]]] = []
+        warm = await settled_rss(read, "call_api_workers")
         until = time.monotonic() + seconds
-        callers = [
-            asyncio.create_task(caller_loop(url, packets, until, done, failures)) for _ in range(CONCURRENT)
-        ]
-        while not all(c.done() for c in callers):
-            await asyncio.wait(callers, timeout=SAMPLE_EVERY_S)
-            samples.append((done[0], rss_mb(pids())))
-        await asyncio.sleep(IDLE_SETTLE_S)
-        final = rss_mb(pids())
+        burst = 0
+        while burst == 0 or time.monotonic() < until:
+            burst += 1
+            greeted_s: list[float] = []
+            opened = await asyncio.gather(
+                *(open_call(url, opening, greeted_s) for _ in range(CONCURRENT)), return_exceptions=True
+            )
+            calls = [c for c in opened if isinstance(c, GatewayCall)]
+            result.fail_all(
+                [f"open: {type(e).__name__}: {e}" for e in opened if isinstance(e, BaseException)]
+            )
+            await asyncio.sleep(IDLE_HOLD_S)
+            idle = read()
+            peak = dict(idle)
+            replied_s: list[float] = []
+            ending = asyncio.ensure_future(
+                asyncio.gather(*(end_call(c, packets, replied_s) for c in calls), return_exceptions=True)
+            )
+            while not ending.done():
+                await asyncio.wait({ending}, timeout=SAMPLE_EVERY_S)
+                peak = {name: max(peak[name], value) for name, value in read().items()}
+            result.fail_all(
+                [f"end: {type(e).__name__}: {e}" for e in ending.result() if isinstance(e, BaseException)]
+            )
+            after = await settled_rss(read, "call_api_workers")
+            for sample in greeted_s:
+                greeted.add(sample)
+            for sample in replied_s:
+                replied.add(sample)
+            n = max(1, len(calls))
+            for name in ("call_api_workers", "controller", "mediasoup_worker"):
+                rows.append(
+                    [
+                        burst,
+                        name,
+                        len(calls),
+                        warm[name],
+                        idle[name],
+                        round((idle[name] - warm[name]) / n, 2),
+                        peak[name],
+                        round((peak[name] - warm[name]) / n, 2),
+                        after[name],
+                        round(100 * (after[name] - warm[name]) / warm[name], 1),
+                    ]
+                )
     result.wall_s = time.perf_counter() - started
-    calls = done[0] - warm_calls
-    result.info.update(calls=calls, rss_mb_cold=cold, rss_mb_warm_idle=warm, rss_mb_final_idle=final)
-    result.info["samples"] = [{"calls": n, **s} for n, s in samples]
-    result.set_value("calls", calls, "calls")
-    # Steady state: from the first sample after a quarter of the calls (thread pools, arenas and
-    # caches grow on a worker's first concurrent calls); the drift that matters is after it.
-    steady = [(n, s) for n, s in samples if n >= max(2 * CONCURRENT, calls // 4)] or samples
-    result.info["steady_from_calls"] = steady[0][0] if steady else None
-    rows = []
-    for name in ("call_api_workers", "controller", "mediasoup_worker"):
-        steady_values = [s[name] for _, s in steady]
-        active_per_call = (statistics.median(steady_values) - final[name]) / CONCURRENT if steady else None
-        steady_slope = slope([float(n) for n, _ in steady], [s[name] for _, s in steady])
-        steady_slope_kb = steady_slope * 1024 if steady_slope is not None else None
-        steady_drift = final[name] - steady[0][1][name] if steady else None
-        result.set_value(f"{name}_mb_per_active_call", active_per_call, "MB", "≤ 2 MB")
-        result.set_value(f"{name}_steady_drift_mb", steady_drift, "MB", "≈ 0")
-        result.set_value(f"{name}_steady_slope_kb_per_call", steady_slope_kb, "KB/call", "≈ 0")
-        rows.append(
-            [
-                name,
-                cold[name],
-                warm[name],
-                steady[0][1][name] if steady else None,
-                final[name],
-                final[name] - warm[name],
-                steady_drift,
-                steady_slope_kb,
-            ]
-        )
-    header = ["process", "RSS MB cold", "warm idle", "steady start", "final idle", "drift from warm MB"]
-    header += ["steady drift MB", "steady slope KB/call"]
+    result.info.update(bursts=burst, rss_mb_cold=cold, rss_mb_warm_idle=warm)
+    result.info["bursts_table"] = [dict(zip(TABLE_KEYS, row, strict=True)) for row in rows]
+    last = {row[1]: row for row in rows[-3:]}
+    for name, row in last.items():
+        goals = ("≤ 2 MB", "≤ 10 %") if name == "call_api_workers" else (None, None)
+        result.set_value(f"{name}_mb_per_idle_call", row[5], "MB", goals[0])
+        result.set_value(f"{name}_mb_per_active_call", row[7], "MB")
+        result.set_value(f"{name}_after_vs_warm_pct", row[9], "%", goals[1])
+    header = ["burst", "process", "calls", "warm idle MB", "idle with calls MB", "MB / idle call"]
+    header += ["peak MB", "MB / active call", "after MB", "after vs warm %"]
     result.tables.append(simple_table(header, rows))
-    steps = max(1, len(samples) // 8)
-    result.tables.append(
-        simple_table(
-            ["calls done", "call-api workers MB", "controller MB", "mediasoup worker MB"],
-            [[n, s["call_api_workers"], s["controller"], s["mediasoup_worker"]] for n, s in samples[::steps]],
-        )
-    )
     return result

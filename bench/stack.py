@@ -76,9 +76,11 @@ def media_stack(log_dir: Path, workers: int = 1) -> Iterator[MediaStack]:
 
 
 @contextlib.contextmanager
-def full_stack(log_dir: Path, workers: int = 1) -> Iterator[FullStack]:
+def full_stack(
+    log_dir: Path, workers: int = 1, call_api_env: dict[str, str] | None = None
+) -> Iterator[FullStack]:
     """Redis + mediasoup service + media-controller + call-api with the real Orchestrator."""
-    stack = start_full_stack(log_dir, workers=workers)
+    stack = start_full_stack(log_dir, workers=workers, call_api_env=call_api_env)
     try:
         yield stack
     finally:

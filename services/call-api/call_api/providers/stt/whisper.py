@@ -12,7 +12,9 @@ on espeak-ng renderings of the clinic scenario's phrases that takes the word err
 to 0.11, where short words ("pardon", "not now") are otherwise lost.
 
 The model is loaded once per process and path and shared by every session; decoding runs in a
-worker thread (CTranslate2 releases the GIL), `num_workers` decodes at a time."""
+worker thread (CTranslate2 releases the GIL), `num_workers` decodes at a time. A session keeps
+audio only from shortly before its first voiced frame (speech_gate.py: a call listening to silence
+holds ≈ 32 KB, not seconds of PCM) and at most MAX_UTTERANCE_SECONDS of it."""
 
 import asyncio
 import logging
@@ -25,7 +27,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from call_api import heap
 from call_api.providers.base import ProviderError, SttResult
+from call_api.providers.stt.speech_gate import SpeechGate
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 _MIN_AUDIO_SECONDS = 0.1  # shorter than any word: nothing to decode
+MAX_UTTERANCE_SECONDS = 60.0  # audio beyond it is dropped (the Orchestrator ends a turn at 15 s)
+_MAX_BYTES = int(MAX_UTTERANCE_SECONDS * SAMPLE_RATE) * 2
 
 
 def packaged_model_path() -> Path:
@@ -106,6 +112,7 @@ class WhisperSession:
     def __init__(self, model: "WhisperModel", hotwords: str | None) -> None:
         self._model = model
         self._hotwords = hotwords
+        self._gate = SpeechGate(SAMPLE_RATE)
         self._pcm = bytearray()
         self._open = True
 
@@ -116,13 +123,15 @@ class WhisperSession:
     async def feed(self, pcm: bytes) -> SttResult | None:
         if not self._open:
             raise ProviderError("stt", "feed() on a finished session")
-        self._pcm += pcm
+        self._pcm += self._gate.push(pcm)[: _MAX_BYTES - len(self._pcm)]
         return None
 
     async def finish(self) -> SttResult:
         if not self._open:
             raise ProviderError("stt", "finish() on a finished session")
         self._open = False
+        if self._gate.maybe_speech:  # an utterance as short as the VAD's warm-up
+            self._pcm += self._gate.take_held()
         usable = len(self._pcm) - len(self._pcm) % 2
         pcm, self._pcm = bytes(self._pcm[:usable]), bytearray()
         if usable < _MIN_AUDIO_SECONDS * SAMPLE_RATE * 2:
@@ -133,6 +142,8 @@ class WhisperSession:
             text = await asyncio.to_thread(transcribe, self._model, pcm, self._hotwords)
         except RuntimeError as error:
             raise ProviderError("stt", f"whisper failed: {error}") from error
+        finally:
+            heap.trim_soon()
         log.debug(
             "whisper utterance decoded",
             extra={
@@ -145,6 +156,7 @@ class WhisperSession:
     async def aclose(self) -> None:
         self._open = False
         self._pcm = bytearray()
+        self._gate.take_held()
 
 
 class WhisperSTT:

@@ -12,7 +12,9 @@ pause is where the cut is heard. A consumer that stops (a barge-in) should close
 thread and is dropped, nothing later is started.
 
 The voice (≈ 63 MB of weights) is loaded once per process and path. onnxruntime runs are
-thread-safe, the espeak-ng phonemizer inside Piper is not: phonemizing is serialised by a lock."""
+thread-safe, the espeak-ng phonemizer inside Piper is not: phonemizing is serialised by a lock.
+Each run shrinks onnxruntime's CPU memory arena back when it ends (ShrinkingSession): otherwise
+the arena keeps, for good, the peak that concurrent sentences once needed."""
 
 import asyncio
 import contextlib
@@ -25,14 +27,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from call_api import heap
 from call_api.providers.base import ProviderError
 from call_api.providers.text import split_sentences
 
 if TYPE_CHECKING:
+    import onnxruntime
     from piper import PiperVoice
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,26 @@ def voice_files(model_path: Path | None) -> VoiceFiles:
     return files
 
 
+class ShrinkingSession:
+    """An onnxruntime session whose runs hand the memory they grew the CPU arena by back at their
+    end. Measured on a worker: 12 sentences synthesised at once left +250 MB in the arena for good;
+    with shrinkage the RSS went back to its start after a trim (heap.py), for ≈ 10 % more CPU per
+    sentence (the arena still serves allocations within a run)."""
+
+    def __init__(self, session: "onnxruntime.InferenceSession") -> None:
+        import onnxruntime
+
+        self._session = session
+        self._run_options = onnxruntime.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]:
+        return cast(list[Any], self._session.run(output_names, input_feed, self._run_options))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
 @lru_cache(maxsize=4)
 def load_voice(files: VoiceFiles, intra_op_threads: int) -> "PiperVoice":
     """Blocking; once per process and (voice, threads). intra_op_threads 0: onnxruntime's default."""
@@ -90,7 +114,7 @@ def load_voice(files: VoiceFiles, intra_op_threads: int) -> "PiperVoice":
         )
     except Exception as error:  # onnxruntime raises its own exception types for a bad model
         raise ProviderError("tts", f"Piper voice {files.model} failed to load: {error}") from error
-    voice = PiperVoice(session=session, config=config)
+    voice = PiperVoice(session=cast("onnxruntime.InferenceSession", ShrinkingSession(session)), config=config)
     try:  # proves the voice speaks, and warms onnxruntime up so the first call's sentence isn't slower
         warm_up = synthesize_sentence(voice, "ok", 1.0)
     except Exception as error:
@@ -178,6 +202,7 @@ class PiperTTS:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ProviderError):
                     await pending
+            heap.trim_soon()  # what the sentences' buffers took goes back once the burst is over
 
     async def check(self) -> None:
         """Nothing to reach: the voice was loaded and spoke a word at construction (a call's start
