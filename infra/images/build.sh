@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make images`: builds voicebot/{call-api,media-controller,mediasoup}:<version> with podman
+# `make images`: builds voicebot/{call-api,media-controller,sip-gateway,mediasoup}:<version> with podman
 # (vfs storage, chroot isolation: what works as root on our machines) from the debootstrap base
 # (base.sh): the Python images from infra/images/python.Containerfile (one target each, on shared
 # stages), mediasoup from services/mediasoup/Containerfile. Idempotent: an image whose inputs
@@ -46,13 +46,13 @@ PYTHON_MARKER_EXTRAS=(async-timeout)
 
 wheelhouse() {
   local key dir
-  key="$( { cat constraints.txt libs/*/pyproject.toml services/{call-api,media-controller}/pyproject.toml; echo "${PYTHON_MARKER_EXTRAS[*]}"; } | sha256sum | cut -c1-16)"
+  key="$( { cat constraints.txt libs/*/pyproject.toml services/{call-api,media-controller,sip-gateway}/pyproject.toml; echo "${PYTHON_MARKER_EXTRAS[*]}"; } | sha256sum | cut -c1-16)"
   dir="$IMAGE_CACHE/wheels-$key"
   if [ ! -f "$dir/.complete" ]; then
     log "wheels: building into $dir"
     rm -rf "$dir"; mkdir -p "$dir"
     .venv/bin/python -m pip wheel -q --disable-pip-version-check -c constraints.txt -w "$dir" \
-      setuptools wheel "${PYTHON_MARKER_EXTRAS[@]}" libs/protocol libs/tracing libs/mediaclient services/call-api services/media-controller >&2
+      setuptools wheel "${PYTHON_MARKER_EXTRAS[@]}" libs/protocol libs/tracing libs/mediaclient services/call-api services/media-controller services/sip-gateway >&2
     rm -f "$dir"/voicebot_*.whl # ours are built from the staged sources in the image
     touch "$dir/.complete"
   fi
@@ -79,6 +79,7 @@ build() {
 declare -A PYTHON_LIBS=(
   [call-api]="libs/protocol libs/tracing libs/mediaclient"
   [media-controller]="libs/protocol libs/tracing"
+  [sip-gateway]="libs/protocol libs/tracing"
 )
 
 python_image() {
@@ -111,7 +112,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${IMAGES[@]}")
 for name in "${names[@]}"; do
   case "$name" in
-    call-api | media-controller) python_image "$name" ;;
+    call-api | media-controller | sip-gateway) python_image "$name" ;;
     mediasoup) mediasoup_image ;;
     *) die "unknown image $name (one of ${IMAGES[*]})" ;;
   esac

@@ -82,6 +82,27 @@ def test_media_controller_image_answers_healthz(run_image) -> None:
     assert status == 200
 
 
+def test_sip_gateway_image_answers_healthz(run_image) -> None:
+    sip_port, health_port = free_port(), free_port()
+    proc = run_image(
+        "sip-gateway",
+        {
+            "SIP_GATEWAY_SIP_HOST": "127.0.0.1",
+            "SIP_GATEWAY_SIP_PORT": str(sip_port),
+            "SIP_GATEWAY_HEALTH_HOST": "127.0.0.1",
+            "SIP_GATEWAY_HEALTH_PORT": str(health_port),
+        },
+    )
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{health_port}/healthz") or not proc.alive(),
+        60,
+        "sip-gateway /healthz",
+    )
+    assert proc.alive(), proc.output()
+    status, body = health(health_port)
+    assert status == 200 and json.loads(body)["status"] == "ok", body  # its SIP stack's thread runs
+
+
 def test_mediasoup_image_runs_a_real_worker(run_image) -> None:
     port = free_port()
     proc = run_image(

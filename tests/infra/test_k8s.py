@@ -2,6 +2,7 @@
 against the Kubernetes 1.30 schemas (kubernetes-validate, strict); the wiring between them holds."""
 
 import copy
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -255,6 +256,23 @@ def test_images_are_versioned(docs: list[dict[str, Any]]) -> None:
         if doc["kind"] in WORKLOADS:
             for c in doc["spec"]["template"]["spec"]["containers"]:
                 assert ":" in c["image"] and not c["image"].endswith(":latest"), c["image"]
+
+
+def test_every_image_of_ours_is_built_by_make_images(docs: list[dict[str, Any]]) -> None:
+    """A manifest that names a voicebot/* image `make images` does not build cannot be deployed."""
+    built = re.search(r"^IMAGES=\((.*)\)$", (REPO_ROOT / "infra/images/common.sh").read_text(), re.M)
+    assert built is not None
+    named = {
+        c["image"].split("/", 1)[1].split(":")[0]
+        for doc in docs
+        if doc["kind"] in WORKLOADS
+        for c in [
+            *doc["spec"]["template"]["spec"]["containers"],
+            *doc["spec"]["template"]["spec"].get("initContainers", []),
+        ]
+        if c["image"].startswith("voicebot/")
+    }
+    assert named and named <= set(built.group(1).split()), named - set(built.group(1).split())
 
 
 def test_production_overlay(production: list[dict[str, Any]]) -> None:
