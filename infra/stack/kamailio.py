@@ -1,0 +1,78 @@
+"""Kamailio, the SIP/TCP edge in front of the gateway (docs/sip-gateway.md, "Transports"): its config
+rendered into the run dir and its ServiceSpec, run by supervisord under `make up` and by the tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from voicebot_stack.probes import port_open
+from voicebot_stack.specs import ServiceSpec, Supervision
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "kamailio" / "kamailio.cfg"
+LOOPBACK = "127.0.0.1"
+
+
+def kamailio_bin() -> str:
+    found = shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise SystemExit("kamailio is not installed: run `make setup` (scripts/setup.sh)")
+    return found
+
+
+def render(
+    path: Path,
+    *,
+    tcp_port: int,
+    relay_port: int,
+    gateway_port: int,
+    allow_networks: str,
+    host: str = LOOPBACK,
+) -> Path:
+    """The config with its placeholders filled: TCP on `host`, UDP towards the gateway on loopback."""
+    values = {
+        "TCP_HOST": host,
+        "TCP_PORT": str(tcp_port),
+        "RELAY_HOST": LOOPBACK,
+        "RELAY_PORT": str(relay_port),
+        "GATEWAY_HOST": LOOPBACK,
+        "GATEWAY_PORT": str(gateway_port),
+        "ALLOW_NETWORKS": ",".join(n.strip() for n in allow_networks.split(",") if n.strip()),
+    }
+    text = TEMPLATE.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@@{name}@@", value)
+    if "@@" in text:
+        raise ValueError(f"{TEMPLATE}: a placeholder left unfilled")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def kamailio(config: Path, tcp_port: int, run_dir: Path) -> ServiceSpec:
+    """In the foreground as the current user, logs as JSON lines on stderr (the call's Call-ID in
+    each), its runtime files in `run_dir`; small shared memory, it only relays."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = (
+        kamailio_bin(),
+        "-DD",
+        "-E",
+        "--log-engine=json:Mj",
+        "-f",
+        str(config),
+        "-Y",
+        str(run_dir),
+        "-P",
+        str(run_dir / "kamailio.pid"),
+        "-m",
+        "32",
+        "-M",
+        "4",
+    )
+    return ServiceSpec(
+        name="kamailio",
+        command=command,
+        env={},
+        ready=lambda: port_open(tcp_port),
+        supervision=Supervision(priority=65, startsecs=1, stop_as_group=True, kill_as_group=True),
+    )
