@@ -76,3 +76,22 @@ def kamailio(config: Path, tcp_port: int, run_dir: Path) -> ServiceSpec:
         ready=lambda: port_open(tcp_port),
         supervision=Supervision(priority=65, startsecs=1, stop_as_group=True, kill_as_group=True),
     )
+
+
+def render_from_env(path: Path, env: dict[str, str]) -> Path:
+    """The container's way (infra/k8s): the same template, its values from KAMAILIO_* variables."""
+    return render(
+        path,
+        tcp_port=int(env.get("KAMAILIO_TCP_PORT", "5060")),
+        relay_port=int(env.get("KAMAILIO_RELAY_PORT", "5061")),
+        gateway_port=int(env.get("KAMAILIO_GATEWAY_PORT", "5060")),
+        allow_networks=env["KAMAILIO_ALLOW_NETWORKS"],
+        host=env.get("KAMAILIO_TCP_HOST", LOOPBACK),
+    )
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    render_from_env(Path(sys.argv[1]), dict(os.environ))
