@@ -53,7 +53,12 @@ def kamailio(config: Path, tcp_port: int, run_dir: Path) -> ServiceSpec:
     """In the foreground as the current user, logs as JSON lines on stderr (the call's Call-ID in
     each), its runtime files in `run_dir`; small shared memory, it only relays."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Kamailio prints its listening sockets as plain text on stdout at start (unconditionally): only
+    # stderr, its JSON log, is kept. `exec` keeps one process, the one supervisord signals.
     command = (
+        "sh",
+        "-c",
+        'exec "$0" "$@" >/dev/null',
         kamailio_bin(),
         "-DD",
         "-E",
