@@ -102,9 +102,9 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     if worker is None:
         raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
     subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
-    redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
+    # One call per kind: ports are free only until bound, so each call's are distinct from each other.
+    redis, mediasoup, controller, api1, api2, https, http, sip_health, sip_tcp = free_ports(9)
     sip, sip_relay = free_ports(2, socket.SOCK_DGRAM)
-    (sip_tcp,) = free_ports(1)
     kamailio_conf = kamailio_spec.render(
         RUN_DIR / "kamailio" / "kamailio.cfg",
         tcp_port=sip_tcp,
