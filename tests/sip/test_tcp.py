@@ -84,6 +84,14 @@ async def test_a_tcp_call_gets_the_greeting_a_refer_and_ends_with_the_callers_by
         # The INVITE came through the edge: the gateway saw Kamailio's UDP side, not SIPp.
         invite = next(r for r in call.of_call(gateway.records("invite")))
         assert invite["source"] == ["127.0.0.1", edge.relay_port]
+        # Kamailio logged the caller's own address under the same trace id.
+        relayed = [
+            r["message"]
+            for r in json_records(edge.proc)
+            if r.get("message", {}).get("event") == "relayed"
+            and r["logprefix"]["trace_id"] == invite["trace_id"]
+        ]
+        assert relayed and relayed[0]["proto"] == "tcp" and relayed[0]["source"] == "127.0.0.1"
         assert call.media_at[1] != 0  # the 200 OK's SDP: mediasoup's port, through the edge untouched
         played = await wait_record(
             lambda: call.of_call(json_records(stack.media.controller)),
