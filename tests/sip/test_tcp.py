@@ -112,3 +112,21 @@ async def test_a_tcp_call_gets_the_greeting_a_refer_and_ends_with_the_callers_by
         10,
         "no media session",
     )
+
+
+def test_a_tcp_callers_reinvite_and_info_reach_the_gateway_and_the_bots_bye_reaches_the_caller(
+    sip_stack: Stack, edge: Edge, tmp_path: Path
+) -> None:
+    stack, _, gateway = sip_stack
+    # Hold and unhold by re-INVITE from the TCP caller, through the edge's Record-Route.
+    run_sipp(tmp_path, "hold", edge.tcp_port, keys={**PCMU, "ssrc": "2"}, extra=TCP).check()
+    assert [r["hold"] for r in gateway.records("reinvite")][-2:] == [True, False]
+    # "2" by SIP INFO declines the offer; the bot's BYE goes back down the caller's TCP connection
+    # (SIPp's scenario ends only once it got that BYE and answered it).
+    run_sipp(
+        tmp_path, "info_dtmf", edge.tcp_port, keys={**PCMU, "ssrc": "3", "digit": "2"}, extra=TCP
+    ).check()
+    assert gateway.records("dtmf")[-1]["digit"] == "2"
+    assert gateway.records("bot_bye")[-1]["code"] == "dialog_completed"
+    wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the calls")
+    wait_until(lambda: media_sessions(stack) == [], 10, "the media sessions to close")
