@@ -127,6 +127,13 @@ def test_a_tcp_callers_reinvite_and_info_reach_the_gateway_and_the_bots_bye_reac
         tmp_path, "info_dtmf", edge.tcp_port, keys={**PCMU, "ssrc": "3", "digit": "2"}, extra=TCP
     ).check()
     assert gateway.records("dtmf")[-1]["digit"] == "2"
-    assert gateway.records("bot_bye")[-1]["code"] == "dialog_completed"
+    bye = gateway.records("bot_bye")[-1]
+    assert bye["code"] == "dialog_completed"
+    # The BYE went to the port the caller's INVITE came from (its connection), not its Contact's.
+    records = json_records(edge.proc)
+    of_call = [r for r in records if r["logprefix"].get("call_id") == bye["call_id"]]
+    invite = next(r["message"] for r in of_call if r["message"].get("event") == "relayed")
+    towards = [r["message"]["destination"] for r in of_call if r["message"].get("event") == "to_caller"]
+    assert towards and towards[-1] == f"sip:127.0.0.1:{invite['port']};transport=tcp", towards
     wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the calls")
     wait_until(lambda: media_sessions(stack) == [], 10, "the media sessions to close")
