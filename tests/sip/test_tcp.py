@@ -137,3 +137,14 @@ def test_a_tcp_callers_reinvite_and_info_reach_the_gateway_and_the_bots_bye_reac
     assert towards and towards[-1] == f"sip:127.0.0.1:{invite['port']};transport=tcp", towards
     wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the calls")
     wait_until(lambda: media_sessions(stack) == [], 10, "the media sessions to close")
+
+
+def test_a_tcp_callers_cancel_before_the_answer_reaches_the_gateway(
+    sip_stack: Stack, edge: Edge, tmp_path: Path
+) -> None:
+    stack, _, gateway = sip_stack
+    before = len(gateway.records("cancelled"))
+    run_sipp(tmp_path, "cancel", edge.tcp_port, keys={**PCMU, "ssrc": "4"}, extra=TCP).check()
+    wait_until(lambda: len(gateway.records("cancelled")) > before, 10, "the gateway to see the CANCEL")
+    wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the call")
+    wait_until(lambda: media_sessions(stack) == [], 10, "the media session to close")
