@@ -116,3 +116,6 @@ for name in "${names[@]}"; do
     *) die "unknown image $name (one of ${IMAGES[*]})" ;;
   esac
 done
+# A rebuilt image leaves its predecessor and its build stages untagged; with vfs storage each is a
+# full copy, and the disk fills after a few dozen builds. Untagged images go (tagged ones stay).
+engine image prune -f >/dev/null || log "could not prune untagged images (ignored)"

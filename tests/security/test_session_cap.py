@@ -1,5 +1,5 @@
 """The media plane's capacity: past MEDIA_CONTROLLER_MAX_SESSIONS calls a new call fails at once
-with call_failed media_unavailable (close 4503) instead of starving the calls already up, and a
+with call_failed capacity (close 4503) instead of starving the calls already up, and a
 call is accepted again as soon as one ends."""
 
 import uuid
@@ -22,7 +22,7 @@ async def test_past_the_session_cap_a_call_fails_fast_then_recovers(guarded_stac
         ws = await raw.connect(guarded_stack.call_api.ws_url)
         await ws.send(raw.call_start(f"one-too-many-{uuid.uuid4().hex[:6]}"))
         refused = await raw.recv_json(ws, 30)
-        assert (refused["event"], refused["code"]) == ("call_failed", FailureCode.MEDIA_UNAVAILABLE)
+        assert (refused["event"], refused["code"]) == ("call_failed", FailureCode.CAPACITY)
         assert (await raw.expect_close(ws, 10))[0] == CloseCode.ORCHESTRATOR_FAILED
 
         await held.pop().close()
