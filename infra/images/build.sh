@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make images`: builds voicebot/{call-api,media-controller,sip-gateway,mediasoup}:<version> with podman
+# `make images`: builds voicebot/{call-api,media-controller,sip-gateway,sip-edge,mediasoup}:<version> with podman
 # (vfs storage, chroot isolation: what works as root on our machines) from the debootstrap base
 # (base.sh): the Python images from infra/images/python.Containerfile (one target each, on shared
 # stages), mediasoup from services/mediasoup/Containerfile. Idempotent: an image whose inputs
@@ -106,6 +106,10 @@ mediasoup_image() {
     --label "voicebot.schema=$(sha256sum docs/schema/internal.media-service.request.schema.json | cut -c1-16)"
 }
 
+sip_edge_image() {
+  build sip-edge infra/kamailio/Containerfile infra/kamailio
+}
+
 STAGED=()
 trap 'rm -rf "${STAGED[@]}"' EXIT
 names=("$@")
@@ -113,6 +117,7 @@ names=("$@")
 for name in "${names[@]}"; do
   case "$name" in
     call-api | media-controller | sip-gateway) python_image "$name" ;;
+    sip-edge) sip_edge_image ;;
     mediasoup) mediasoup_image ;;
     *) die "unknown image $name (one of ${IMAGES[*]})" ;;
   esac

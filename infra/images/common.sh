@@ -5,7 +5,7 @@ CACHE_ROOT="${VOICEBOT_CACHE:-$HOME/.cache/voicebot}"
 IMAGE_CACHE="$CACHE_ROOT/images"
 ENGINE="${CONTAINER_ENGINE:-podman}"
 IMAGE_VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/services/call-api/pyproject.toml" | head -n1)"
-IMAGES=(call-api media-controller sip-gateway mediasoup)
+IMAGES=(call-api media-controller sip-gateway sip-edge mediasoup)
 
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -27,6 +27,7 @@ from voicebot_stack.procs import free_ports
 from voicebot_stack.specs import SERVICE_ENV_PREFIXES, ServiceSpec
 
 from infra.nginx import render as nginx_render
+from infra.stack import kamailio as kamailio_spec
 from infra.stack import sip as sip_spec
 
 ROOT = paths.REPO_ROOT
@@ -47,7 +48,16 @@ MEDIA_CONTROLLERS = int(os.environ.get("VOICEBOT_STACK_MEDIA_CONTROLLERS") or "1
 EXTRA_MEDIA = tuple(
     name for n in range(2, MEDIA_CONTROLLERS + 1) for name in (f"mediasoup-{n}", f"media-controller-{n}")
 )
-CORE_PROGRAMS = ("redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway")
+CORE_PROGRAMS = (
+    "redis",
+    "mediasoup",
+    "media-controller",
+    "call-api-1",
+    "call-api-2",
+    "nginx",
+    "sip-gateway",
+    "kamailio",
+)
 PROGRAMS = (*CORE_PROGRAMS, *EXTRA_MEDIA)
 # Set by the caller to run the stack with another orchestrator (e.g. a test one); default: the real one.
 FACTORY_ENV = "VOICEBOT_STACK_ORCHESTRATOR_FACTORY"
@@ -82,7 +92,8 @@ def print_endpoints(env: dict[str, str]) -> None:
     print(f"CA_FILE={env['CA_FILE']}")
     print(f"GATEWAY_TOKEN={env['GATEWAY_TOKEN']}")
     print(f"WEB_URL={env.get('WEB_URL', '')}")  # the softphone page (docs/softphone.md)
-    print(f"SIP_URI={env.get('SIP_URI', '')}", flush=True)  # the SIP gateway (docs/sip-gateway.md)
+    print(f"SIP_URI={env.get('SIP_URI', '')}")  # the SIP gateway (docs/sip-gateway.md)
+    print(f"SIP_TCP_URI={env.get('SIP_TCP_URI', '')}", flush=True)  # through Kamailio (ibid., "Transports")
 
 
 def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
@@ -91,8 +102,16 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
     if worker is None:
         raise SystemExit("the mediasoup worker is not built: run `make setup` (scripts/setup.sh)")
     subprocess.run([str(paths.CERTS_SCRIPT), str(CERTS_DIR)], check=True)
-    redis, mediasoup, controller, api1, api2, https, http, sip_health = free_ports(8)
-    (sip,) = free_ports(1, socket.SOCK_DGRAM)
+    # One call per kind: ports are free only until bound, so each call's are distinct from each other.
+    redis, mediasoup, controller, api1, api2, https, http, sip_health, sip_tcp = free_ports(9)
+    sip, sip_relay = free_ports(2, socket.SOCK_DGRAM)
+    kamailio_conf = kamailio_spec.render(
+        RUN_DIR / "kamailio" / "kamailio.cfg",
+        tcp_port=sip_tcp,
+        relay_port=sip_relay,
+        gateway_port=sip,
+        allow_networks="127.0.0.1/32",  # what the gateway's spec trusts (infra/stack/sip.py)
+    )
     nginx_prefix = RUN_DIR / "nginx"
     nginx_conf = nginx_prefix / "nginx.conf"
     nginx_render.local(
@@ -140,6 +159,7 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
             ca_file=CERTS_DIR / "ca.crt",
             gateway_key=creds.gateway_key,
         ),
+        kamailio_spec.kamailio(kamailio_conf, sip_tcp, RUN_DIR / "kamailio"),
     ]
     controller_urls = [f"http://127.0.0.1:{controller}"]
     for n in range(2, MEDIA_CONTROLLERS + 1):
@@ -176,6 +196,8 @@ def write_config() -> tuple[dict[str, str], list[ServiceSpec]]:
         "SIP_URI": f"sip:bot@127.0.0.1:{sip}",
         "SIP_PORT": str(sip),
         "SIP_HEALTH_PORT": str(sip_health),
+        "SIP_TCP_URI": f"sip:bot@127.0.0.1:{sip_tcp};transport=tcp",
+        "SIP_TCP_PORT": str(sip_tcp),
         "SUPERVISOR_SOCKET": str(SOCKET),
         "LOG_DIR": str(LOG_DIR),
     }

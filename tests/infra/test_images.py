@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.images import chroot_proc, image_config, image_exists, mount_image, unmount_image
-from tests.support.procs import free_port, http_ok, wait_until
+from tests.support.procs import free_port, http_ok, port_open, wait_until
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("VOICEBOT_TEST_IMAGES") != "1", reason="image test: run `make test-images`"
@@ -101,6 +101,23 @@ def test_sip_gateway_image_answers_healthz(run_image) -> None:
     assert proc.alive(), proc.output()
     status, body = health(health_port)
     assert status == 200 and json.loads(body)["status"] == "ok", body  # its SIP stack's thread runs
+
+
+def test_sip_edge_image_renders_its_config_and_listens(run_image) -> None:
+    tcp_port, relay_port, gateway_port = free_port(), free_port(), free_port()
+    proc = run_image(
+        "sip-edge",
+        {
+            "KAMAILIO_TCP_HOST": "127.0.0.1",
+            "KAMAILIO_TCP_PORT": str(tcp_port),
+            "KAMAILIO_RELAY_PORT": str(relay_port),
+            "KAMAILIO_GATEWAY_PORT": str(gateway_port),
+            "KAMAILIO_ALLOW_NETWORKS": "127.0.0.1/32",
+            "KAMAILIO_RUN_DIR": "/tmp/kamailio",  # the image's /tmp is the test's private tmpfs
+        },
+    )
+    wait_until(lambda: port_open(tcp_port) or not proc.alive(), 60, "sip-edge on its TCP port")
+    assert proc.alive(), proc.output()
 
 
 def test_mediasoup_image_runs_a_real_worker(run_image) -> None:

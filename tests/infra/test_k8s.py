@@ -290,3 +290,18 @@ def test_kustomizations_list_every_manifest() -> None:
     manifests = {p.name for p in (K8S / "base").glob("*.yaml")} - {"kustomization.yaml"}
     assert manifests == set(base["resources"]), "a manifest in infra/k8s/base is not in kustomization.yaml"
     assert Path(K8S / "base" / "nginx" / "nginx.conf").exists()
+
+
+def test_the_sip_pod_takes_udp_at_the_gateway_and_tcp_at_its_kamailio_edge(
+    docs: list[dict[str, Any]],
+) -> None:
+    sip = find(docs, "Deployment", "sip-gateway")
+    gateway, edge = container(sip, "sip-gateway"), container(sip, "sip-edge")
+    assert {(p["containerPort"], p.get("protocol")) for p in gateway["ports"]} >= {(5060, "UDP")}
+    assert {(p["containerPort"], p.get("protocol")) for p in edge["ports"]} == {(5060, "TCP")}
+    gateway_env, edge_env = env_of(docs, gateway), env_of(docs, edge)
+    assert edge_env["KAMAILIO_GATEWAY_PORT"] == gateway_env["SIP_GATEWAY_SIP_PORT"]
+    assert edge_env["KAMAILIO_TCP_HOST"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    # The gateway trusts the edge's loopback relay; the edge checks the carriers' addresses itself.
+    carriers = set(edge_env["KAMAILIO_ALLOW_NETWORKS"].split(","))
+    assert set(gateway_env["SIP_GATEWAY_ALLOW_NETWORKS"].split(",")) == carriers | {"127.0.0.1/32"}

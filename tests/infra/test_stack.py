@@ -22,7 +22,16 @@ from tests.support.callapi import factory_path
 from tests.support.procs import http_ok, port_open, wait_until
 from tests.support.stack import LocalStack
 
-PROGRAMS = {"redis", "mediasoup", "media-controller", "call-api-1", "call-api-2", "nginx", "sip-gateway"}
+PROGRAMS = {
+    "redis",
+    "mediasoup",
+    "media-controller",
+    "call-api-1",
+    "call-api-2",
+    "nginx",
+    "sip-gateway",
+    "kamailio",
+}
 LISTENERS = {"reap-orphans"}
 PORT_KEYS = (
     "HTTPS_PORT",
@@ -61,8 +70,10 @@ def test_up_prints_exactly_its_lines(stack: tuple[LocalStack, str]) -> None:
         f"GATEWAY_TOKEN={values['GATEWAY_TOKEN']}",
         f"WEB_URL={values['WEB_URL']}",
         f"SIP_URI={values['SIP_URI']}",
+        f"SIP_TCP_URI={values['SIP_TCP_URI']}",
     ]
     assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+", values["SIP_URI"])
+    assert re.fullmatch(r"sip:bot@127\.0\.0\.1:\d+;transport=tcp", values["SIP_TCP_URI"])
     assert re.fullmatch(r"vbk_[A-Za-z0-9_-]{40,}", values["GATEWAY_TOKEN"])
     assert values["WEB_URL"] == values["WSS_URL"].replace("wss://", "https://").removesuffix("api/v1/call")
     assert re.fullmatch(r"wss://127\.0\.0\.1:\d+/api/v1/call", values["WSS_URL"])
@@ -80,6 +91,15 @@ def test_the_printed_sip_uri_answers_options(stack: tuple[LocalStack, str], tmp_
     # SIPp as a trunk's keepalive: OPTIONS over UDP to SIP_URI, 200 OK with Allow (the local stack
     # trusts 127.0.0.1).
     run_sipp(tmp_path, "options", port, timeout=20).check()
+
+
+def test_the_printed_sip_tcp_uri_answers_options_over_tcp(
+    stack: tuple[LocalStack, str], tmp_path: Path
+) -> None:
+    local, _ = stack
+    port = int(local.values()["SIP_TCP_URI"].removesuffix(";transport=tcp").rpartition(":")[2])
+    # Kamailio takes TCP and relays to the gateway over UDP: the gateway's 200 OK with Allow comes back.
+    run_sipp(tmp_path, "options", port, timeout=20, extra=["-t", "t1"]).check()
 
 
 def test_every_process_runs_under_supervisord(stack: tuple[LocalStack, str]) -> None:

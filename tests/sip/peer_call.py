@@ -86,15 +86,23 @@ class PeerCall:
 
 @asynccontextmanager
 async def peer_call(
-    gateway: SipGateway, tmp_path: Path, codec: str, *, caller_name: str = "Ann", customer_id: str = "t"
+    gateway: SipGateway,
+    tmp_path: Path,
+    codec: str,
+    *,
+    caller_name: str = "Ann",
+    customer_id: str = "t",
+    via: tuple[int, str] | None = None,
 ) -> AsyncIterator[PeerCall]:
     """SIPp places the call (tests/sip/scenarios/held_call.xml) with the peer's port in its offer;
-    yields once the gateway answered it. On exit the call is ended by the bot (hang_up)."""
+    yields once the gateway answered it. On exit the call is ended by the bot (hang_up). `via`:
+    the (port, SIPp transport) SIPp calls instead of the gateway's UDP port (Kamailio's TCP)."""
     peer = await RtpPeer.open()
     ssrc = secrets.randbelow(2**31) + 1
     keys = {**CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
     keys |= {"caller_name": caller_name, "customer_id": customer_id}
-    cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "held_call.xml"), "-s", "bot"]
+    port, transport = via or (gateway.sip_port, "u1")
+    cmd = ["sipp", f"127.0.0.1:{port}", "-t", transport, "-sf", str(SCENARIOS / "held_call.xml"), "-s", "bot"]
     cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin"]
     for key, value in keys.items():
         cmd += ["-key", key, value]
