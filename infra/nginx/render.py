@@ -10,6 +10,8 @@ string. Standard library only."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import re
 import subprocess
 import sys
@@ -57,6 +59,8 @@ class Gateway:
     hsts: bool = True
     # The softphone page's files (services/web/dist; docs/softphone.md).
     web_root: str = "/usr/share/nginx/voicebot-web"
+    # The workers' user when the master is root (`user` directive); None: nginx's default (nobody).
+    worker_user: str | None = None
 
     def values(self) -> dict[str, str]:
         if not self.upstreams:
@@ -72,6 +76,7 @@ class Gateway:
         if self.resolve_upstreams:
             servers.insert(0, "        zone call_api 64k;")  # re-resolved peers live in shared memory
         return {
+            "WORKER_USER": f"user {self.worker_user};\n" if self.worker_user else "",
             "WORKER_PROCESSES": self.worker_processes,
             "WORKER_CONNECTIONS": str(self.worker_connections),
             "PID_PATH": self.pid_path,
@@ -155,6 +160,10 @@ def local(
         nginx_version=local_nginx_version(),
         hsts=False,
         web_root=str(LOCAL_WEB_ROOT),
+        # The workers read the page from the checkout: as the user that started the stack, who can
+        # read it (a checkout in a private directory is not readable by nobody). Ignored, with a
+        # notice, when nginx is not started as root.
+        worker_user=getpass.getuser() if os.geteuid() == 0 else None,
     )
     for name, value in overrides.items():
         setattr(gateway, name, value)

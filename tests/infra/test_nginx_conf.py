@@ -1,5 +1,6 @@
 """The gateway config renders for every form and passes `nginx -t`; scripts/certs.sh is idempotent."""
 
+import os
 import re
 import ssl
 import subprocess
@@ -34,6 +35,11 @@ def test_local_form_passes_nginx_t(tmp_path: Path, certs: Certs) -> None:
     assert "return 308 https://$host:18443$request_uri;" in text
     assert "Strict-Transport-Security" not in text
     assert len(re.findall(r"server 127\.0\.0\.1:1800[12] max_fails=2 fail_timeout=10s;", text)) == 2
+    # Started as root, its workers are the starting user, who can read the page from the checkout
+    # (nobody cannot, when the checkout sits in a private directory).
+    if os.geteuid() == 0:
+        assert text.startswith("user root;") or "\nuser root;\n" in text
+    assert "user " not in render.kubernetes().render()  # the image's own non-root user
 
 
 def test_deployment_form_passes_nginx_t(tmp_path: Path, certs: Certs) -> None:
