@@ -19,7 +19,6 @@ import asyncio
 import json
 import re
 import secrets
-import socket
 import struct
 import time
 from datetime import datetime
@@ -40,7 +39,7 @@ from tests.sip.peer_call import wait_record
 from tests.sip.rtp_peer import RtpPeer
 from tests.sip.support import SCENARIOS, SipGateway, start_sip_gateway
 from tests.support.nginx import NginxGateway, make_certs
-from tests.support.procs import free_port
+from tests.support.procs import free_sip_port
 
 CALLS = (20, 5)  # full, --quick
 BARGE_CALLS = (10, 3)
@@ -136,7 +135,7 @@ async def one_call(gw: SipGateway, work: Path, codec: str, barge: bool) -> dict[
         "-i",
         "127.0.0.1",
         "-p",
-        str(free_port(socket.SOCK_DGRAM)),
+        str(free_sip_port()),
         "-m",
         "1",
         "-nostdin",
@@ -210,7 +209,7 @@ async def cpu_call(gw: SipGateway, work: Path, codec: str, pids: dict[str, list[
     keys = {**PEER_CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
     keys |= {"caller_name": "Ann", "customer_id": "cpu"}
     cmd = ["sipp", f"127.0.0.1:{gw.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin"]
+    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin"]
     cmd += ["-d", str(int(CPU_HOLD_S * 1000)), "-timeout", "40s", "-timeout_error"]
     for key, value in keys.items():
         cmd += ["-key", key, value]

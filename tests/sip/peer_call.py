@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from voicebot_stack.procs import Proc
 
 from tests.sip.rtp_peer import RtpPeer
 from tests.sip.support import SCENARIOS, SipGateway
-from tests.support.procs import free_port
+from tests.support.procs import free_sip_port
 
 CODECS = {
     "opus": {"pt": "100", "codec": "opus/48000/2", "rate": "48000"},
@@ -103,7 +102,7 @@ async def peer_call(
     keys |= {"caller_name": caller_name, "customer_id": customer_id}
     port, transport = via or (gateway.sip_port, "u1")
     cmd = ["sipp", f"127.0.0.1:{port}", "-t", transport, "-sf", str(SCENARIOS / "held_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin"]
+    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin"]
     for key, value in keys.items():
         cmd += ["-key", key, value]
     proc = await asyncio.create_subprocess_exec(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from tests.sip.rtp_peer import RtpPeer
 from tests.sip.support import SCENARIOS, SipGateway
 from tests.support.fullstack import FullStack
 from tests.support.nginx import NginxGateway
-from tests.support.procs import free_port, wait_until
+from tests.support.procs import free_sip_port, wait_until
 
 pytestmark = pytest.mark.stack
 CALLS = 20
@@ -38,7 +37,7 @@ async def one_call(gateway: SipGateway, work: Path, n: int, codec: str) -> str:
         "customer_id": f"c{n}",
     }
     cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin", "-d", "20000"]
+    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin", "-d", "20000"]
     cmd += ["-timeout", "150s", "-timeout_error"]
     for key, value in keys.items():
         cmd += ["-key", key, value]

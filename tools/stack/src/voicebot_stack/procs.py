@@ -33,6 +33,25 @@ def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
             s.close()
 
 
+def free_sip_port() -> int:
+    """A loopback port free for UDP and for TCP at once: SIPp binds its `-p` port for the transport
+    it runs (`-t u1` or `-t t1`), and a port free for UDP may still be busy, or in TIME_WAIT, for TCP."""
+    while True:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+        finally:
+            udp.close()
+            tcp.close()
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
