@@ -155,8 +155,11 @@ class CallerLeg:
         self.barge_in.bot_sent(pcm, time.monotonic() * 1000, rate)
 
     def _voice(self, frame: bytes, now_ms: float, voiced: bool) -> None:
-        # Nothing to interrupt: the frame only fills the echo guard's window (no Silero, no search).
-        voiced = voiced and self.bot.playing() is not None
+        # Nothing to interrupt (no playback, or its barge-in already reported: a caller talking over
+        # a prompt that is not interruptible): the frame only fills the echo guard's window, with no
+        # Silero and no echo search, so a caller talking over the bot costs no more than silence.
+        playback = self.bot.playing()
+        voiced = voiced and playback is not None and not playback.barge_in_reported
         onset = self.barge_in.push(frame, now_ms, voiced=voiced)
         if onset is not None:
             self._barge_in("vad", onset.at_ms, onset.detected_ms)

@@ -4,17 +4,22 @@ on jittered event-loop stamps and the VAD's voiced answers, still recognises the
 at another sample rate, and without what the bot sent the same audio is an onset."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from media_controller.barge_in import BargeInDetector
+from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
+from media_controller.caller_leg import CallerLeg
 from media_controller.frame_clock import FrameClock
 from media_controller.playback import Playback, Player
 from media_controller.rtp_sender import RtpSender
+from media_controller.settings import Settings
 from media_controller.udp import open_udp
 from media_controller.vad import SpeechDetector
 from voicebot_callsim.audio import speech_pcm
+from voicebot_protocol.media import BargeInDetected
 
 from tests.support.media import RtpOpusReceiver
 
@@ -109,3 +114,38 @@ def test_the_bots_echo_is_not_a_barge_in_though_the_same_audio_unannounced_is() 
     bot, echo = bot_and_echo()
     assert run(BargeInDetector(), bot, echo) == 0
     assert run(BargeInDetector(), None, echo) >= 1, "the case is real: the echo is speech to the VAD"
+
+
+class CountingDetector(BargeInDetector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.voiced_pushes = 0
+
+    def push(self, caller_frame: bytes, now_ms: float, voiced: bool | None = None) -> Onset | None:
+        self.voiced_pushes += bool(voiced)
+        return super().push(caller_frame, now_ms, voiced)
+
+
+def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -> None:
+    """A caller talking over a prompt that is not interruptible: one barge-in event, then the
+    detector only keeps the echo window (no Silero, no echo search) until the next playback."""
+    events: list[object] = []
+    playback = SimpleNamespace(stream_id="s", interruptible=False, barge_in_reported=False)
+    bot = SimpleNamespace(playing=lambda: playback, interrupt=lambda p: False, on_audio_sent=None)
+    call = SimpleNamespace(
+        settings=Settings(),
+        outbox=SimpleNamespace(event=events.append),
+        log=logging.getLogger("test"),
+    )
+    leg = CallerLeg(call, ledger=None, bot=bot)  # type: ignore[arg-type]
+    detector = leg.barge_in = CountingDetector()
+    vad = SpeechDetector(2, 4, 400, 300.0)
+    speech = np.frombuffer(speech_pcm("Hold on, I need to change that appointment.", CALLER_RATE), np.int16)
+    frame_samples = CALLER_RATE // 50
+    for n in range(len(speech) // frame_samples):
+        frame = speech[n * frame_samples : (n + 1) * frame_samples].tobytes()
+        vad.feed(frame, n * 20.0)
+        leg._voice(frame, n * 20.0, vad.last_voiced)
+    assert [type(e) for e in events] == [BargeInDetected]
+    assert playback.barge_in_reported
+    assert detector.voiced_pushes <= BargeInSettings().onset_frames + 3, "detection went on after the event"
