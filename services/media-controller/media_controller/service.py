@@ -230,7 +230,7 @@ class MediasoupService:
                 )
 
         async for attempt in AsyncRetrying(
-            wait=wait_exponential_jitter(initial=0.05, max=self.reconnect_max_delay),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self.reconnect_max_delay),
             retry=retry_if_exception_type((aiohttp.ClientError, OSError, TimeoutError)),
             before_sleep=log_retry,
         ):
