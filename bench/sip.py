@@ -37,9 +37,8 @@ from bench.stack import full_stack
 from tests.sip.peer_call import CODECS as PEER_CODECS
 from tests.sip.peer_call import wait_record
 from tests.sip.rtp_peer import RtpPeer
-from tests.sip.support import SCENARIOS, SipGateway, start_sip_gateway
+from tests.sip.support import SipGateway, start_sip_gateway, start_sipp_call
 from tests.support.nginx import NginxGateway, make_certs
-from tests.support.procs import free_sip_port
 
 CALLS = (20, 5)  # full, --quick
 BARGE_CALLS = (10, 3)
@@ -125,34 +124,9 @@ async def one_call(gw: SipGateway, work: Path, codec: str, barge: bool) -> dict[
         "caller_name": "Ann",
         "customer_id": "bench",
     }
-    cmd = [
-        "sipp",
-        f"127.0.0.1:{gw.sip_port}",
-        "-sf",
-        str(SCENARIOS / "bench_call.xml"),
-        "-s",
-        "bot",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(free_sip_port()),
-        "-m",
-        "1",
-        "-nostdin",
-        "-d",
-        "6000" if barge else "2500",
-        "-timeout",
-        "40s",
-        "-timeout_error",
-        "-trace_msg",
-        "-message_file",
-        str(messages),
-    ]
-    for key, value in keys.items():
-        cmd += ["-key", key, value]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=work
-    )
+    extra = ["-d", "6000" if barge else "2500", "-timeout", "40s", "-timeout_error"]
+    extra += ["-trace_msg", "-message_file", str(messages)]
+    proc = await start_sipp_call(gw.sip_port, "bench_call", keys, work, extra=extra)
     figures: dict[str, float] = {}
     try:
         if barge:
@@ -208,15 +182,9 @@ async def cpu_call(gw: SipGateway, work: Path, codec: str, pids: dict[str, list[
     ssrc = secrets.randbelow(2**31) + 1
     keys = {**PEER_CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
     keys |= {"caller_name": "Ann", "customer_id": "cpu"}
-    cmd = ["sipp", f"127.0.0.1:{gw.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin"]
-    cmd += ["-d", str(int(CPU_HOLD_S * 1000)), "-timeout", "40s", "-timeout_error"]
-    for key, value in keys.items():
-        cmd += ["-key", key, value]
+    extra = ["-d", str(int(CPU_HOLD_S * 1000)), "-timeout", "40s", "-timeout_error"]
     window = CpuWindow(pids).start()
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=work
-    )
+    proc = await start_sipp_call(gw.sip_port, "bench_call", keys, work, extra=extra)
     talk: asyncio.Task[float] | None = None
     try:
         answered = await wait_record(

@@ -17,8 +17,7 @@ from typing import Any
 from voicebot_stack.procs import Proc
 
 from tests.sip.rtp_peer import RtpPeer
-from tests.sip.support import SCENARIOS, SipGateway
-from tests.support.procs import free_sip_port
+from tests.sip.support import SipGateway, start_sipp_call
 
 CODECS = {
     "opus": {"pt": "100", "codec": "opus/48000/2", "rate": "48000"},
@@ -101,13 +100,7 @@ async def peer_call(
     keys = {**CODECS[codec], "rtp_port": str(peer.port), "ssrc": str(ssrc)}
     keys |= {"caller_name": caller_name, "customer_id": customer_id}
     port, transport = via or (gateway.sip_port, "u1")
-    cmd = ["sipp", f"127.0.0.1:{port}", "-t", transport, "-sf", str(SCENARIOS / "held_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin"]
-    for key, value in keys.items():
-        cmd += ["-key", key, value]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path
-    )
+    proc = await start_sipp_call(port, "held_call", keys, tmp_path, transport=transport)
     media_key: tuple[str, int, int] | None = None
     try:
         answered = await wait_record(

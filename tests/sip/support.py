@@ -3,6 +3,7 @@ with the real Orchestrator, nginx) on loopback, the gateway in front, SIPp as th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -18,9 +19,10 @@ from voicebot_stack.procs import Proc
 from infra.stack.sip import sip_gateway
 from tests.support.fullstack import FullStack
 from tests.support.nginx import Certs, NginxGateway
-from tests.support.procs import REPO_ROOT, free_port, free_sip_port
+from tests.support.procs import REPO_ROOT, free_port, free_sip_port, wait_until
 
 SCENARIOS = Path(__file__).with_name("scenarios")
+Record = dict[str, Any]
 BIND_ATTEMPTS = 3
 BIND_FAILED = "Unable to bind"  # SIPp's words when its -p or -mp port is taken
 
@@ -35,14 +37,29 @@ class SipGateway:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
             return dict(json.loads(resp.read()))
 
-    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+    def records(self, event: str | None = None) -> list[Record]:
+        """The gateway's JSON log records (of one event), each with its line number as `_line`."""
         found = []
-        for line in self.proc.output().splitlines():
+        for number, line in enumerate(list(self.proc.lines)):  # a copy: the pump thread appends
             if line.startswith("{"):
                 record = json.loads(line)
                 if event is None or record.get("event") == event:
-                    found.append(record)
+                    found.append({**record, "_line": number})
         return found
+
+    def mark(self) -> int:
+        """Where the log is now: `wait_records(since=mark)` sees only what is logged after."""
+        return len(self.proc.lines)
+
+    def wait_records(self, event: str, *, since: int, count: int = 1, timeout: float = 15) -> list[Record]:
+        """The `event` records logged after `since`, once there are `count` of them: a line the
+        gateway wrote before SIPp ended may still be on its way through the log pipe."""
+
+        def found() -> list[Record]:
+            return [r for r in self.records(event) if r["_line"] >= since]
+
+        wait_until(lambda: len(found()) >= count, timeout, f"{count} '{event}' record(s) of the gateway")
+        return found()
 
     def stop(self) -> None:
         self.proc.stop()
@@ -153,9 +170,30 @@ def _run_sipp_once(
     return SippResult(out.returncode, out.stdout + out.stderr, text)
 
 
+async def start_sipp_call(
+    target_port: int,
+    scenario: str,
+    keys: dict[str, str],
+    cwd: Path,
+    *,
+    transport: str = "u1",
+    extra: list[str] | None = None,
+) -> asyncio.subprocess.Process:
+    """One SIPp call of tests/sip/scenarios in the background (`-m 1`), its `[key]`s set: the
+    callers of the RTP tests and benches, which then talk to the media the gateway answered with."""
+    cmd = ["sipp", f"127.0.0.1:{target_port}", "-t", transport, "-sf", str(SCENARIOS / f"{scenario}.xml")]
+    cmd += ["-s", "bot", "-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin"]
+    cmd += extra or []
+    for key, value in keys.items():
+        cmd += ["-key", key, value]
+    return await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=cwd
+    )
+
+
 def media_sessions(stack: FullStack) -> list[str]:
     """The call ids the media plane still holds a session for."""
     return [str(s["call_id"]) for s in stack.media.get("/v1/stats")["sessions"]]
 
 
-__all__ = ["REPO_ROOT", "SipGateway", "media_sessions", "run_sipp", "start_sip_gateway"]
+__all__ = ["REPO_ROOT", "SipGateway", "media_sessions", "run_sipp", "start_sip_gateway", "start_sipp_call"]

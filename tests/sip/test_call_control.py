@@ -43,8 +43,9 @@ def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CallApiS
 
 def test_the_bot_hangs_up_with_bye(control: tuple[CallApiServer, SipGateway], tmp_path: Path) -> None:
     _, gateway = control
+    mark = gateway.mark()
     run_sipp(tmp_path, "bot_bye", gateway.sip_port, keys={**OPUS, "customer_id": "hangup"}).check()
-    assert [r["code"] for r in gateway.records("bot_bye")][-1] == "dialog_completed"
+    assert [r["code"] for r in gateway.wait_records("bot_bye", since=mark)] == ["dialog_completed"]
     wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the call")
 
 
@@ -63,15 +64,21 @@ def test_transfer_sends_refer_with_the_target(
         10,
         "call_ended transferred",
     )
-    assert any(r.get("status") == 202 for r in api.log_records("transfer accepted"))
+    wait_until(
+        lambda: any(r.get("status") == 202 for r in api.log_records("transfer accepted")),
+        10,
+        "call-api's log of the accepted transfer",
+    )
 
 
 def test_sip_info_dtmf_reaches_the_orchestrator(
     control: tuple[CallApiServer, SipGateway], tmp_path: Path
 ) -> None:
     api, gateway = control
+    mark = gateway.mark()
     run_sipp(
         tmp_path, "info_dtmf", gateway.sip_port, keys={**OPUS, "customer_id": "dtmf", "digit": "5"}
     ).check()
-    assert gateway.records("dtmf")[-1]["digit"] == "5"
+    assert [r["digit"] for r in gateway.wait_records("dtmf", since=mark)] == ["5"]
+    wait_until(lambda: any(api.log_records("dtmf received")), 10, "call-api's log of the digit")
     assert [r["digit"] for r in api.log_records("dtmf received")] == ["5"]

@@ -12,10 +12,10 @@ import pytest
 from voicebot_callsim.audio import speech_pcm
 
 from tests.sip.rtp_peer import RtpPeer
-from tests.sip.support import SCENARIOS, SipGateway
+from tests.sip.support import SipGateway, start_sipp_call
 from tests.support.fullstack import FullStack
 from tests.support.nginx import NginxGateway
-from tests.support.procs import free_sip_port, wait_until
+from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.stack
 CALLS = 20
@@ -36,14 +36,8 @@ async def one_call(gateway: SipGateway, work: Path, n: int, codec: str) -> str:
         "caller_name": "Ann",
         "customer_id": f"c{n}",
     }
-    cmd = ["sipp", f"127.0.0.1:{gateway.sip_port}", "-sf", str(SCENARIOS / "bench_call.xml"), "-s", "bot"]
-    cmd += ["-i", "127.0.0.1", "-p", str(free_sip_port()), "-m", "1", "-nostdin", "-d", "20000"]
-    cmd += ["-timeout", "150s", "-timeout_error"]
-    for key, value in keys.items():
-        cmd += ["-key", key, value]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=work
-    )
+    extra = ["-d", "20000", "-timeout", "150s", "-timeout_error"]
+    proc = await start_sipp_call(gateway.sip_port, "bench_call", keys, work, extra=extra)
     try:
         await asyncio.wait_for(peer.first.wait(), 60)  # the greeting reached the offer's address
         answered = [r for r in gateway.records("answered") if r.get("rtp_to") == ["127.0.0.1", peer.port]]

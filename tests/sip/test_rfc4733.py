@@ -34,6 +34,11 @@ async def test_an_rfc4733_key_drives_the_dialog_and_the_bot_hangs_up(
         )
         ended = await wait_record(lambda: call.of_call(gateway.records("bot_bye")), lambda r: True, "the BYE")
         assert ended["code"] == "dialog_completed"
+        await wait_record(
+            lambda: call.of_call(json_records(stack.media.controller)),
+            lambda r: r["message"] == "dtmf digit",
+            "the media plane's log of the digit",
+        )
         digits = [
             r for r in call.of_call(json_records(stack.media.controller)) if r["message"] == "dtmf digit"
         ]

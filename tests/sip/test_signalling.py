@@ -41,13 +41,14 @@ def test_invite_is_answered_with_mediasoup_address_and_the_caller_bye_leaves_not
     sip_stack: Stack, tmp_path: Path
 ) -> None:
     stack, nginx, gateway = sip_stack
+    mark = gateway.mark()
     result = run_sipp(tmp_path, "caller_bye", gateway.sip_port, keys=caller(**OPUS)).check()
-    answered = gateway.records("answered")[-1]
+    answered = gateway.wait_records("answered", since=mark)[-1]
     # The 200 OK's SDP names mediasoup's PlainTransport: the port the media plane opened.
     port = int(result.messages.split("m=audio ")[-1].split()[0])
     assert port != 0
     assert answered["codec"] == "opus"
-    invite = gateway.records("invite")[-1]
+    invite = gateway.wait_records("invite", since=mark)[-1]
     # One trace id on both sides: the gateway's log and nginx's access line for the WSS.
     record = nginx.wait_access_record(invite["trace_id"])
     assert record["trace_id"] == invite["trace_id"]
@@ -98,8 +99,9 @@ def test_digest_authentication(digest_gateway: SipGateway, tmp_path: Path) -> No
 
 def test_hold_and_unhold_by_reinvite(sip_stack: Stack, tmp_path: Path) -> None:
     stack, _, gateway = sip_stack
+    mark = gateway.mark()
     run_sipp(tmp_path, "hold", gateway.sip_port, keys=caller(**OPUS)).check()
-    assert [r["hold"] for r in gateway.records("reinvite")][-2:] == [True, False]
+    assert [r["hold"] for r in gateway.wait_records("reinvite", since=mark, count=2)] == [True, False]
     nothing_left(stack, gateway)
 
 
@@ -117,16 +119,17 @@ def test_a_call_past_its_limit_is_ended_with_bye(
     stack, _, _ = sip_stack
     # The caller never hangs up (bot_bye waits for a BYE): the gateway's limit ends the call.
     run_sipp(tmp_path, "bot_bye", short_call_gateway.sip_port, keys=caller(**OPUS)).check()
-    assert short_call_gateway.records("caller_bye")  # sippy's credit timer: BYE + call_terminated
+    short_call_gateway.wait_records("caller_bye", since=0)  # sippy's credit timer: BYE + call_terminated
     nothing_left(stack, short_call_gateway)
 
 
 def test_a_sip_info_digit_drives_the_dialog_and_the_bot_hangs_up(sip_stack: Stack, tmp_path: Path) -> None:
     stack, _, gateway = sip_stack
     # The shipped appointment scenario: "2" declines the offer; the bot says goodbye and sends BYE.
+    mark = gateway.mark()
     run_sipp(tmp_path, "info_dtmf", gateway.sip_port, keys=caller(digit="2", **PCMU)).check()
-    assert gateway.records("dtmf")[-1]["digit"] == "2"
-    ended = gateway.records("bot_bye")[-1]
+    assert [r["digit"] for r in gateway.wait_records("dtmf", since=mark)] == ["2"]
+    ended = gateway.wait_records("bot_bye", since=mark)[-1]
     assert ended["code"] == "dialog_completed"
     said = [
         r["text"]

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from voicebot_stack.launch import launch
@@ -70,8 +71,12 @@ def test_a_tcp_caller_outside_the_allow_list_gets_403_from_the_edge(
     _, _, gateway = sip_stack
     before = gateway.health()["refused"]
     run_sipp(tmp_path, "forbidden", edge.tcp_port, local_ip="127.0.0.2", keys=PCMU, extra=TCP).check()
-    refusals = [r for r in json_records(edge.proc) if r.get("message", {}).get("event") == "refused"]
-    assert refusals and refusals[-1]["message"]["source"] == "127.0.0.2"
+
+    def refusals() -> list[dict[str, Any]]:
+        return [r for r in json_records(edge.proc) if r.get("message", {}).get("event") == "refused"]
+
+    wait_until(lambda: bool(refusals()), 10, "the edge's log of the refusal")
+    assert refusals()[-1]["message"]["source"] == "127.0.0.2"
     assert gateway.health()["refused"] == before  # the gateway never saw it
     assert gateway.health()["calls"] == 0
 
@@ -84,14 +89,18 @@ async def test_a_tcp_call_gets_the_greeting_a_refer_and_ends_with_the_callers_by
         # The INVITE came through the edge: the gateway saw Kamailio's UDP side, not SIPp.
         invite = next(r for r in call.of_call(gateway.records("invite")))
         assert invite["source"] == ["127.0.0.1", edge.relay_port]
+
         # Kamailio logged the caller's own address under the same trace id.
-        relayed = [
-            r["message"]
-            for r in json_records(edge.proc)
-            if r.get("message", {}).get("event") == "relayed"
-            and r["logprefix"]["trace_id"] == invite["trace_id"]
-        ]
-        assert relayed and relayed[0]["proto"] == "tcp" and relayed[0]["source"] == "127.0.0.1"
+        def relayed() -> list[dict[str, Any]]:
+            return [
+                r["message"]
+                for r in json_records(edge.proc)
+                if r.get("message", {}).get("event") == "relayed"
+                and r["logprefix"]["trace_id"] == invite["trace_id"]
+            ]
+
+        wait_until(lambda: bool(relayed()), 10, "the edge's log of the relayed INVITE")
+        assert relayed()[0]["proto"] == "tcp" and relayed()[0]["source"] == "127.0.0.1"
         assert call.media_at[1] != 0  # the 200 OK's SDP: mediasoup's port, through the edge untouched
         played = await wait_record(
             lambda: call.of_call(json_records(stack.media.controller)),
@@ -119,21 +128,28 @@ def test_a_tcp_callers_reinvite_and_info_reach_the_gateway_and_the_bots_bye_reac
 ) -> None:
     stack, _, gateway = sip_stack
     # Hold and unhold by re-INVITE from the TCP caller, through the edge's Record-Route.
+    mark = gateway.mark()
     run_sipp(tmp_path, "hold", edge.tcp_port, keys={**PCMU, "ssrc": "2"}, extra=TCP).check()
-    assert [r["hold"] for r in gateway.records("reinvite")][-2:] == [True, False]
+    assert [r["hold"] for r in gateway.wait_records("reinvite", since=mark, count=2)] == [True, False]
     # "2" by SIP INFO declines the offer; the bot's BYE goes back down the caller's TCP connection
     # (SIPp's scenario ends only once it got that BYE and answered it).
+    mark = gateway.mark()
     run_sipp(
         tmp_path, "info_dtmf", edge.tcp_port, keys={**PCMU, "ssrc": "3", "digit": "2"}, extra=TCP
     ).check()
-    assert gateway.records("dtmf")[-1]["digit"] == "2"
-    bye = gateway.records("bot_bye")[-1]
+    assert [r["digit"] for r in gateway.wait_records("dtmf", since=mark)] == ["2"]
+    bye = gateway.wait_records("bot_bye", since=mark)[-1]
     assert bye["code"] == "dialog_completed"
+
     # The BYE went to the port the caller's INVITE came from (its connection), not its Contact's.
-    records = json_records(edge.proc)
-    of_call = [r for r in records if r["logprefix"].get("call_id") == bye["call_id"]]
-    invite = next(r["message"] for r in of_call if r["message"].get("event") == "relayed")
-    towards = [r["message"]["destination"] for r in of_call if r["message"].get("event") == "to_caller"]
+    def of_call(event: str) -> list[dict[str, Any]]:
+        records = json_records(edge.proc)
+        of_bye = [r["message"] for r in records if r["logprefix"].get("call_id") == bye["call_id"]]
+        return [m for m in of_bye if m.get("event") == event]
+
+    wait_until(lambda: bool(of_call("to_caller")), 10, "the edge's log of the BYE towards the caller")
+    invite = of_call("relayed")[0]
+    towards = [m["destination"] for m in of_call("to_caller")]
     assert towards and towards[-1] == f"sip:127.0.0.1:{invite['port']};transport=tcp", towards
     wait_until(lambda: gateway.health()["calls"] == 0, 10, "the gateway to forget the calls")
     wait_until(lambda: media_sessions(stack) == [], 10, "the media sessions to close")
