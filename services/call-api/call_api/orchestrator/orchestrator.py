@@ -210,6 +210,7 @@ class Orchestrator:
         stream_id = self.speaker.current.stream_id
         if await self.speaker.interrupt() is None:
             return
+        self.listener.bot_stopped()  # the next turn hears the interrupting utterance from its start
         log.info(
             "barge-in", extra={"stream_id": stream_id, "onset_ms": event.onset_ms, "source": event.source}
         )
@@ -234,6 +235,7 @@ class Orchestrator:
             if self.dialog.finished:
                 break
             turn = await self._listen_or_key()
+            self.listener.stop_decided()
             cut, self._cut = self._cut, None  # decided by this turn, whatever it is
             self.turns.advance(Turn.THINKING)
             if isinstance(turn, str):  # a key

@@ -94,3 +94,26 @@ async def test_resuming_can_be_turned_off(new_call) -> None:
     held.set()
     await t.wait_for(lambda e: e == ("dialog", "reply", "mm-hmm"), timeout=10)
     assert (await call.result(timeout=10)) is not None
+
+
+async def test_a_backchannel_over_before_the_listening_began_resumes_without_the_silence_wait(
+    new_call,
+) -> None:
+    """The "uh-huh" that stopped the bot ended while the stop was handled: it is still the caller's
+    utterance (not silence until `resume_silence_ms`, here longer than the test's waits)."""
+    call = new_call(replies=["Goodbye."], resume_silence_ms=60_000)
+    call.stt.transcripts.append("uh-huh")
+    call.tts.held[SECOND] = held = asyncio.Event()
+    call.start()
+    t = call.timeline
+    call.media.push(BotLegReady(transport_id="t", consumer_id="c"))
+    await t.wait_for(t.tts("holding", SECOND), timeout=10)
+    call.media.push(CallerSpeech(speaking=True, at_ms=1000.0))
+    call.media.push(BargeInDetected(onset_ms=1000.0, detected_ms=1080.0))
+    call.media.push(CallerSpeech(speaking=False, at_ms=1400.0))  # before the stop's playback_finished
+    held.set()
+    await t.wait_for(lambda e: e == ("dialog", "record_heard", f"{FIRST} {SECOND}"), timeout=10)
+    assert play_audio_texts(call) == [FIRST, SECOND]
+    assert not t.count(lambda e: e[:2] == ("dialog", "reply"))
+    call.send(CallTerminated())
+    await call.result(timeout=10)
