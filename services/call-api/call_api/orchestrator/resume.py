@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from call_api.orchestrator.listening.listener import Heard
+from call_api.orchestrator.speech.ahead import Ahead
 from call_api.providers.text import split_sentences
 from call_api.settings import OrchestratorSettings
 
@@ -17,11 +18,18 @@ _CLOSING = "\"'”’)] "
 @dataclass(frozen=True)
 class Cut:
     """A bot utterance a barge-in stopped: `heard` the part the caller heard (with what earlier
-    resumptions of it played), `rest` what they did not, `at` the stop (monotonic seconds)."""
+    resumptions of it played), `rest` what they did not, `at` the stop (monotonic seconds),
+    `ahead` the rest's first sentence being synthesized in case the bot resumes."""
 
     heard: str
     rest: str
     at: float
+    ahead: Ahead | None = None
+
+    def drop(self) -> None:
+        """Not resumed: the synthesis made ahead is not needed."""
+        if self.ahead is not None:
+            self.ahead.cancel()
 
 
 def words_of(text: str) -> list[str]:

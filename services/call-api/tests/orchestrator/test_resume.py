@@ -121,3 +121,38 @@ async def test_a_backchannel_over_before_the_listening_began_resumes_without_the
     assert not t.count(lambda e: e[:2] == ("dialog", "reply"))
     call.send(CallTerminated())
     await call.result(timeout=10)
+
+
+def syntheses(call, sentence: str) -> int:  # type: ignore[no-untyped-def]
+    return call.timeline.count(call.timeline.tts("holding", sentence))  # held: every synthesis logs
+
+
+async def test_the_rest_is_synthesized_while_the_caller_is_heard_not_after(new_call) -> None:
+    call = new_call(replies=["Goodbye."])
+    call.stt.transcripts.append("mm-hmm")
+    held = await interrupt_during_second_sentence(call)
+    t = call.timeline
+    call.media.push(CallerSpeech(speaking=True, at_ms=1000.0))
+    # the caller is still speaking: the rest's first sentence is being synthesized already
+    await t.wait_for(lambda e: syntheses(call, SECOND) == 2, timeout=10)
+    held.set()
+    call.media.push(CallerSpeech(speaking=False, at_ms=1400.0))
+    await t.wait_for(lambda e: e == ("dialog", "record_heard", f"{FIRST} {SECOND}"), timeout=10)
+    assert play_audio_texts(call) == [FIRST, SECOND]
+    assert syntheses(call, SECOND) == 2, "the resumption used the audio made ahead"
+    call.send(CallTerminated())
+    await call.result(timeout=10)
+
+
+async def test_a_turn_after_the_stop_stops_the_synthesis_made_ahead(new_call) -> None:
+    call = new_call(replies=["Sure, which date?"])
+    call.stt.transcripts.append("wait I need to change the date")
+    await interrupt_during_second_sentence(call)  # SECOND stays held: the synthesis ahead waits
+    t = call.timeline
+    call.media.push(CallerSpeech(speaking=True, at_ms=1000.0))
+    await t.wait_for(lambda e: syntheses(call, SECOND) == 2, timeout=10)
+    call.media.push(CallerSpeech(speaking=False, at_ms=2500.0))
+    await t.wait_for(lambda e: e == ("dialog", "reply", "wait I need to change the date"), timeout=10)
+    assert (await call.result(timeout=10)) is not None
+    assert t.count(t.tts("cancelled", SECOND)) == 2, "the cut synthesis and the one made ahead"
+    assert play_audio_texts(call) == [FIRST, "Sure, which date?"]
