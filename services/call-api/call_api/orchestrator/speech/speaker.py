@@ -70,7 +70,7 @@ class Speaker:
         return await self._run(speech, self._stream_reply(speech, text_chunks, timing, ahead))
 
     def synthesize_ahead(self, sentence: str) -> Ahead:
-        """Start synthesizing `sentence` now, for a play() that may come (drop() it if not)."""
+        """Start synthesizing `sentence` now, for a play() that may come (cancel it if not)."""
         timeout = self.settings.orchestrator.provider_timeout
         ahead = Ahead.start(
             sentence, lambda: each_within(self._synthesize(sentence), timeout, "tts", "synthesis")
