@@ -99,7 +99,10 @@ class OrchestratorSettings(BaseSettings):
     resume_max_speech_ms: int = Field(default=1200, ge=0)  # ... and lasts at most this long
     resume_window_ms: int = Field(default=6000, ge=0)  # stop → decision; later, it is a turn
     # Words a backchannel is made of (comma-separated, compared lowercased without punctuation).
-    resume_backchannels: str = "mm-hmm,mhm,mm,hmm,uh-huh,uh,huh,okay,ok,yeah,yep,right,aha,ah"
+    resume_backchannels: str = "mm-hmm,mhm,mm,hmm,uh-huh,uh,huh,aha,ah"
+    # Words that are a backchannel too until the caller has heard (the start of) a question of the
+    # cut utterance, and an answer after: "yes" before the question was asked acknowledges.
+    resume_acknowledgements: str = "okay,ok,yeah,yep,yes,right"
     # No caller RTP for this long ends the call (call_ended caller_silence); 0 turns it off.
     caller_silence_seconds: float = Field(default=60.0, ge=0)
 

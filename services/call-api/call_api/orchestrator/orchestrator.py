@@ -50,10 +50,12 @@ from call_api.orchestrator.listening.caller_silence import CallerSilence
 from call_api.orchestrator.listening.listener import Heard, Listener
 from call_api.orchestrator.resources import Resources
 from call_api.orchestrator.resume import Cut, backchannel_phrases, joined, resumes
+from call_api.orchestrator.speech.ahead import Ahead
 from call_api.orchestrator.speech.speaker import Speaker
 from call_api.orchestrator.timings import ReplyTiming
 from call_api.orchestrator.turns import Turn, Turns
 from call_api.providers.base import Dialog, ProviderError, TransferDialog
+from call_api.providers.text import split_sentences
 from call_api.telemetry import traced
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class Orchestrator:
         except ExceptionGroup as ended:
             result = self._result_of(ended)
         finally:
+            self.speaker.drop_ahead()
             if not self.turns.is_(Turn.ENDED):
                 self.turns.advance(Turn.ENDED)
         log.info("call ended", extra={"result": result.reason.value if result else "client_ended"})
@@ -210,6 +213,7 @@ class Orchestrator:
         stream_id = self.speaker.current.stream_id
         if await self.speaker.interrupt() is None:
             return
+        self.listener.bot_stopped()  # the next turn hears the interrupting utterance from its start
         log.info(
             "barge-in", extra={"stream_id": stream_id, "onset_ms": event.onset_ms, "source": event.source}
         )
@@ -234,9 +238,12 @@ class Orchestrator:
             if self.dialog.finished:
                 break
             turn = await self._listen_or_key()
+            self.listener.stop_decided()
             cut, self._cut = self._cut, None  # decided by this turn, whatever it is
             self.turns.advance(Turn.THINKING)
             if isinstance(turn, str):  # a key
+                if cut is not None:
+                    cut.drop()
                 await self._speak(reply_to_digit(self.dialog, turn))
                 continue
             if turn.text:
@@ -244,6 +251,8 @@ class Orchestrator:
             if cut is not None and resumes(turn, cut, time.monotonic(), self.cfg):
                 await self._resume(cut, turn)
                 continue
+            if cut is not None:
+                cut.drop()
             self._heard = turn
             await self._speak(functools.partial(self.dialog.reply, turn.text))
         await asyncio.sleep(self.cfg.hangup_after_ms / 1000)
@@ -303,27 +312,42 @@ class Orchestrator:
         async def rest() -> AsyncIterator[str]:
             yield cut.rest
 
-        await self._speak(rest, heard_before=cut.heard)
+        self._heard = heard  # the resumption's latency is from the end of the backchannel
+        await self._speak(rest, heard_before=cut.heard, ahead=cut.ahead)
 
     @traced("bot_turn")
-    async def _speak(self, make_text: Callable[[], AsyncIterator[str]], heard_before: str = "") -> None:
+    async def _speak(
+        self,
+        make_text: Callable[[], AsyncIterator[str]],
+        heard_before: str = "",
+        ahead: Ahead | None = None,
+    ) -> None:
         """One bot reply; retried from the start (after the filler) when a provider fails.
-        `heard_before`: of a resumed utterance, what the caller heard of it before the cut."""
+        `heard_before`: of a resumed utterance, what the caller heard of it before the cut;
+        `ahead`: its first sentence, synthesized while the caller was heard."""
         self.turns.advance(Turn.BOT_TURN)
         while True:
             try:
-                speech = await self.speaker.play(make_text(), self._reply_timing())
+                speech = await self.speaker.play(make_text(), self._reply_timing(), ahead)
             except (ProviderError, TimeoutError) as exc:
                 await self.failures.failed(exc)
                 continue
             break
         if speech.interrupted:
-            self._cut = Cut(joined(heard_before, speech.heard), speech.rest, time.monotonic())
+            heard = joined(heard_before, speech.heard)
+            self._cut = Cut(heard, speech.rest, time.monotonic(), self._synthesize_ahead(speech.rest))
         else:
             self.failures.succeeded()
         if speech.interrupted or heard_before:  # the context keeps what the caller heard
             self.dialog.record_heard(joined(heard_before, speech.heard))
         self.turns.advance(Turn.USER_TURN)
+
+    def _synthesize_ahead(self, rest: str) -> Ahead | None:
+        """The bot may resume with `rest`: its first sentence is synthesized while the caller is
+        heard (dropped if it is a turn), so a resumption does not wait for TTS."""
+        if not self.cfg.resume_after_false_stop or not rest.strip():
+            return None
+        return self.speaker.synthesize_ahead(split_sentences(rest)[0])
 
     def _reply_timing(self) -> ReplyTiming:
         """The timings of the next reply attempt: the first one answers the caller's utterance."""

@@ -7,27 +7,44 @@ import re
 from dataclasses import dataclass
 
 from call_api.orchestrator.listening.listener import Heard
+from call_api.orchestrator.speech.ahead import Ahead
+from call_api.providers.text import split_sentences
 from call_api.settings import OrchestratorSettings
 
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
+_CLOSING = "\"'”’)] "
 
 
 @dataclass(frozen=True)
 class Cut:
     """A bot utterance a barge-in stopped: `heard` the part the caller heard (with what earlier
-    resumptions of it played), `rest` what they did not, `at` the stop (monotonic seconds)."""
+    resumptions of it played), `rest` what they did not, `at` the stop (monotonic seconds),
+    `ahead` the rest's first sentence being synthesized in case the bot resumes."""
 
     heard: str
     rest: str
     at: float
+    ahead: Ahead | None = None
+
+    def drop(self) -> None:
+        """Not resumed: the synthesis made ahead is not needed."""
+        if self.ahead is not None:
+            self.ahead.cancel()
 
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def _listed(words: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in words.lower().split(",") if word.strip())
+
+
 def backchannel_words(settings: OrchestratorSettings) -> tuple[str, ...]:
-    return tuple(word.strip() for word in settings.resume_backchannels.lower().split(",") if word.strip())
+    """Every word a backchannel may be made of: the backchannels and the acknowledgements."""
+    return tuple(
+        dict.fromkeys((*_listed(settings.resume_backchannels), *_listed(settings.resume_acknowledgements)))
+    )
 
 
 def backchannel_phrases(settings: OrchestratorSettings) -> tuple[str, ...]:
@@ -36,10 +53,24 @@ def backchannel_phrases(settings: OrchestratorSettings) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*words, *(word.replace("-", " ") for word in words))))
 
 
-def is_backchannel(text: str, settings: OrchestratorSettings) -> bool:
-    """A few words, each of them a backchannel word."""
+def heard_a_question(cut: Cut) -> bool:
+    """Whether the caller heard a question of the cut utterance: a whole one, or the start of the
+    one the stop cut ("Would you like" of "Would you like to book an appointment?")."""
+    if "?" in cut.heard:
+        return True
+    heard, rest = cut.heard.strip(), cut.rest.strip()
+    if not heard or not rest or heard.rstrip(_CLOSING).endswith((".", "!", "?", "…")):
+        return False
+    return split_sentences(rest)[0].rstrip(_CLOSING).endswith("?")
+
+
+def is_backchannel(text: str, settings: OrchestratorSettings, *, question_heard: bool = False) -> bool:
+    """A few words, each of them a backchannel word (an acknowledgement only while no question was
+    heard: after one, "yes" or "okay" answers it)."""
     words = words_of(text)
-    allowed = set(backchannel_words(settings))
+    allowed = set(_listed(settings.resume_backchannels))
+    if not question_heard:
+        allowed |= set(_listed(settings.resume_acknowledgements))
     return 0 < len(words) <= settings.resume_max_words and all(word in allowed for word in words)
 
 
@@ -51,7 +82,9 @@ def resumes(heard: Heard, cut: Cut, now: float, settings: OrchestratorSettings) 
         return False
     if heard.speech_ms is not None and heard.speech_ms > settings.resume_max_speech_ms:
         return False
-    return not words_of(heard.text) or is_backchannel(heard.text, settings)
+    if not words_of(heard.text):
+        return True
+    return is_backchannel(heard.text, settings, question_heard=heard_a_question(cut))
 
 
 def joined(*parts: str) -> str:

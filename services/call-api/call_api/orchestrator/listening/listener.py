@@ -36,6 +36,15 @@ class Heard:
     speech_ms: float | None = None
 
 
+@dataclass(frozen=True)
+class _AfterStop:
+    """Kept when a barge-in stopped the bot: the pre-roll then (the interrupting words' start) and
+    the speech starts counted before the utterance that stopped it."""
+
+    preroll: list[bytes]
+    starts_before: int
+
+
 class Listener:
     def __init__(self, stt: SpeechToText, settings: OrchestratorSettings) -> None:
         self.stt = stt
@@ -50,11 +59,25 @@ class Listener:
         self._speech_changed = asyncio.Event()
         self._vad_speech_end_ms: float | None = None
         self._vad_speech_start_ms: float | None = None
+        self._after_stop: _AfterStop | None = None
+
+    def bot_stopped(self) -> None:
+        """A barge-in stopped the bot: from now on every frame is kept for the next listen(), which
+        hears the utterance that stopped it from its start, even one that ended before it began
+        (a short backchannel, ended while the stop was being handled)."""
+        speaking_now = 1 if self._speaking else 0
+        self._after_stop = _AfterStop(list(self._preroll), self._speech_starts - speaking_now)
+        while not self._frames.empty():
+            self._frames.get_nowait()
+
+    def stop_decided(self) -> None:
+        """The turn after the stop was taken (an utterance, or a key instead): keep no more."""
+        self._after_stop = None
 
     def on_caller_frame(self, frame: bytes, *, queue: bool) -> None:
         """One 20 ms frame of caller audio; `queue`: the caller has the turn, keep it for STT."""
         self._preroll.append(frame)
-        if queue:
+        if queue or self._after_stop is not None:
             if self._frames.full():
                 self._frames.get_nowait()
             self._frames.put_nowait(frame)
@@ -74,12 +97,16 @@ class Listener:
         setting's, without one) to the VAD's end of speech (or `max_utterance_seconds`). Raises
         ProviderError."""
         cfg = self.settings
-        starts = self._speech_starts
-        while not self._frames.empty():
-            self._frames.get_nowait()
+        after_stop, self._after_stop = self._after_stop, None
+        if after_stop is not None:  # the frames since the stop are queued: they are the utterance
+            starts, preroll = after_stop.starts_before, after_stop.preroll
+        else:
+            starts, preroll = self._speech_starts, list(self._preroll)
+            while not self._frames.empty():
+                self._frames.get_nowait()
         session = await within(self.stt.open(expected_phrases), cfg.provider_timeout, "stt", "opening")
         try:
-            for frame in list(self._preroll):
+            for frame in preroll:
                 await session.feed(frame)
             await self._feed_until_end_of_speech(
                 session, starts, cfg.silence_timeout if silence_timeout is None else silence_timeout

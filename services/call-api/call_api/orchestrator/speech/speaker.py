@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from typing import Any, cast
 
 from voicebot_mediaclient import MediaSession, MediaUnavailable
 from voicebot_protocol import PlayAudio, StopAudio, Transcript
@@ -18,6 +18,7 @@ from call_api.cache import RedisCacheManager
 from call_api.orchestrator.base import WebSocketOut
 from call_api.orchestrator.call_end import media_failed
 from call_api.orchestrator.filler import Clip
+from call_api.orchestrator.speech.ahead import Ahead
 from call_api.orchestrator.speech.speech import Speech
 from call_api.orchestrator.speech.utterance import Utterance
 from call_api.orchestrator.timings import ReplyTiming
@@ -55,15 +56,33 @@ class Speaker:
         self.current: Speech | None = None  # the speech whose stream is open now
         self._streams = itertools.count(1)
         self._open: dict[str, Speech] = {}  # by stream id, until its playback_finished is read
+        self._ahead: set[Ahead] = set()  # sentences synthesized ahead, until used or dropped
 
     # --- what the dialog asks for ------------------------------------------------------------------
 
-    async def play(self, text_chunks: AsyncIterator[str], timing: ReplyTiming) -> Speech:
+    async def play(
+        self, text_chunks: AsyncIterator[str], timing: ReplyTiming, ahead: Ahead | None = None
+    ) -> Speech:
         """A reply, streamed sentence by sentence through TTS, until it played out or a barge-in
-        stopped it (`interrupted`, `heard`). Raises the provider's failure (ProviderError,
-        TimeoutError), or CallEnd when the media plane failed."""
+        stopped it (`interrupted`, `heard`). `ahead`: a sentence of it synthesized already. Raises
+        the provider's failure (ProviderError, TimeoutError), or CallEnd when the media plane failed."""
         speech = Speech(f"{self.call_id}-{next(self._streams)}", Utterance(self.tts.sample_rate))
-        return await self._run(speech, self._stream_reply(speech, text_chunks, timing))
+        return await self._run(speech, self._stream_reply(speech, text_chunks, timing, ahead))
+
+    def synthesize_ahead(self, sentence: str) -> Ahead:
+        """Start synthesizing `sentence` now, for a play() that may come (cancel it if not)."""
+        timeout = self.settings.orchestrator.provider_timeout
+        ahead = Ahead.start(
+            sentence, lambda: each_within(self._synthesize(sentence), timeout, "tts", "synthesis")
+        )
+        self._ahead.add(ahead)
+        ahead.task.add_done_callback(lambda _: self._ahead.discard(ahead))
+        return ahead
+
+    def drop_ahead(self) -> None:
+        """The call ends: stop every synthesis made ahead."""
+        for ahead in list(self._ahead):
+            ahead.cancel()
 
     async def play_clip(self, clip: Clip) -> Speech:
         """A stored clip (the filler), played out whole: a barge-in does not cut it."""
@@ -159,24 +178,34 @@ class Speaker:
             if self.current is speech and not speech.interrupted:
                 self.current = None
 
+    def _synthesize(self, sentence: str) -> AsyncIterator[bytes]:
+        cache = self.settings.cache
+        personal = is_personal(sentence, self.personal_values)
+        ttl = cache.tts_personal_cache_ttl if personal else cache.tts_cache_ttl
+        return synthesize_cached(self.tts, self.cache, sentence, ttl)
+
+    async def _audio_of(self, sentence: str, ahead: Ahead | None) -> AsyncIterator[bytes]:
+        """The sentence's PCM: made ahead if it was (and did not fail), else synthesized now."""
+        if ahead is not None and ahead.text == sentence:
+            ready = await ahead.audio(self.settings.orchestrator.provider_timeout)
+            if ready is not None:
+                yield ready
+                return
+        synthesis = cast(AsyncGenerator[bytes, None], self._synthesize(sentence))
+        async with contextlib.aclosing(synthesis) as chunks:  # a barge-in stops the synthesis at once
+            async for chunk in chunks:
+                yield chunk
+
     async def _stream_reply(
-        self, speech: Speech, text_chunks: AsyncIterator[str], timing: ReplyTiming
+        self, speech: Speech, text_chunks: AsyncIterator[str], timing: ReplyTiming, ahead: Ahead | None
     ) -> None:
         timeout = self.settings.orchestrator.provider_timeout
-        cache = self.settings.cache
         text_chunks = traced_stream("dialog.reply", text_chunks, on_first=timing.timer.first_text)
         async for sentence in each_within(sentences(text_chunks), timeout, "llm", "dialog reply"):
             speech.pending = sentence
             pcm_chunks = traced_stream(
                 "tts",
-                synthesize_cached(
-                    self.tts,
-                    self.cache,
-                    sentence,
-                    cache.tts_personal_cache_ttl
-                    if is_personal(sentence, self.personal_values)
-                    else cache.tts_cache_ttl,
-                ),
+                self._audio_of(sentence, ahead),
                 on_first=timing.timer.first_audio,
                 attributes={"tts.provider": self.tts.name, "tts.chars": len(sentence)},
             )

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 _GRAMMAR_SEARCH = "expected"
 _FREE_SPEECH_SEARCH = "free_speech"
+_NBEST_FOR_A_WHOLE_PHRASE = 10
 
 
 @dataclass
@@ -91,6 +92,17 @@ class _Listening:
     words: tuple[str, ...]
     grammar: str | None
     pronunciations: Any
+    phrases: frozenset[str] = frozenset()  # the grammar's sentences
+
+
+def _whole_phrase(decoder: pocketsphinx.Decoder, phrases: frozenset[str]) -> str | None:
+    """The best hypothesis that is one of the grammar's phrases. With no path to the grammar's end,
+    pocketsphinx returns the best partial one: a short "okay" came out as "book an" (of "book an
+    appointment"), an answer."""
+    for hypothesis, _ in zip(decoder.nbest(), range(_NBEST_FOR_A_WHOLE_PHRASE), strict=False):
+        if hypothesis.hypstr in phrases:
+            return str(hypothesis.hypstr)
+    return None
 
 
 class PocketsphinxSession:
@@ -138,9 +150,14 @@ class PocketsphinxSession:
 
     def _end(self) -> str:
         assert self._pooled is not None
-        self._pooled.decoder.end_utt()
-        hyp = self._pooled.decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
+        decoder = self._pooled.decoder
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        phrases = self._listening.phrases
+        if not phrases or not text or text in phrases:
+            return text
+        return _whole_phrase(decoder, phrases) or text
 
     async def _run(self, step: Callable[..., str], *args: Any) -> str:
         if not self._in_thread:
@@ -251,7 +268,8 @@ class PocketsphinxSTT:
             return PocketsphinxSession(_Listening(self._free_speech_pool, (), None, self._pronunciations))
         words = tuple(dict.fromkeys(word for phrase in expected for word in phrase.split()))
         grammar = jsgf(expected)
-        return PocketsphinxSession(_Listening(self._grammar_pool, words, grammar, self._pronunciations))
+        listening = _Listening(self._grammar_pool, words, grammar, self._pronunciations, frozenset(expected))
+        return PocketsphinxSession(listening)
 
     async def check(self) -> None:
         """Build one decoder now (so the first call doesn't pay for it) and keep it in the pool."""
