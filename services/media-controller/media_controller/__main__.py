@@ -4,7 +4,6 @@ import asyncio
 import logging
 import signal
 
-import uvloop
 from aiohttp import web
 from voicebot_protocol.media_registry import ControllerRecord
 from voicebot_tracing import flush_tracing, setup_logging, setup_tracing
@@ -88,9 +87,7 @@ def main() -> None:
         log.critical("refusing to start: %s", refused)
         raise SystemExit(2) from None
     setup_tracing("media-controller", settings.tracing.exporter, settings.tracing.otlp_endpoint)
-    # uvloop: the per-packet work of the event loop (UDP reads and writes, timers, callbacks) is a
-    # large share of a controller's CPU at a few hundred calls; libuv's costs a fraction of it.
-    uvloop.run(serve(settings))
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":
