@@ -49,6 +49,7 @@ CORES = os.cpu_count() or 1
 LOAD_PROCESSES = int(os.environ.get("BENCH_LOAD_PROCESSES", str(max(2, CORES))))
 CONTROLLER_ENV = {"MEDIA_CONTROLLER_MAX_SESSIONS": "2000"}  # the bench finds the limit itself
 PROFILE_DIR = os.environ.get("BENCH_PROFILE")
+PROJECTION_HEADROOM = 0.7  # of the node's cores the media plane may take in the projection
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,9 @@ class LoadProcesses:
                 process.kill()
 
 
-def profile(pids: list[int], seconds: float, label: str) -> list[subprocess.Popen[bytes]]:
-    """py-spy on each controller for the window (BENCH_PROFILE set), non-blocking sampling."""
+def profile(pids: dict[str, int], seconds: float, label: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each named process (the controllers, the load processes) for the window
+    (BENCH_PROFILE set), non-blocking sampling."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not PROFILE_DIR or not Path(py_spy).exists():
         return []
@@ -118,11 +120,11 @@ def profile(pids: list[int], seconds: float, label: str) -> list[subprocess.Pope
     record = [py_spy, "record", "--nonblocking", "-r", "100", "-d", str(int(seconds)), "--format", "raw"]
     return [
         subprocess.Popen(
-            [*record, "-p", str(pid), "-o", str(Path(PROFILE_DIR) / f"{label}-controller{n + 1}.txt")],
+            [*record, "-p", str(pid), "-o", str(Path(PROFILE_DIR) / f"{label}-{name}.txt")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for n, pid in enumerate(pids)
+        for name, pid in pids.items()
     ]
 
 
@@ -160,14 +162,19 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                 "worker": [pid for stack in node.stacks for pid in stack.worker_pids()],
                 "service": [stack.service.pid for stack in node.stacks],
                 "load": load.pids,
+                **{f"load{n + 1}": [pid] for n, pid in enumerate(load.pids)},
                 "bench": [os.getpid()],
             }
-            profilers = profile(controllers, window, f"{config.codec}-{config.controllers}ctl-{sessions}")
+            profiled = {f"controller{n + 1}": pid for n, pid in enumerate(controllers)}
+            profiled |= {f"load{n + 1}": pid for n, pid in enumerate(load.pids)}
+            profilers = profile(profiled, window, f"{config.codec}-{config.controllers}ctl-{sessions}")
             cpu = CpuWindow(pids).start()
             t0 = time.monotonic()
             await asyncio.sleep(window)
             t1 = time.monotonic()
             usage, memory = cpu.stop(), rss_mb(pids)
+            host_load = os.getloadavg()[0]
+            busiest_load = max(usage[f"load{n + 1}"] for n in range(len(load.pids)))
             for profiler in profilers:
                 await asyncio.to_thread(profiler.wait, window + 30)
             measured = await load.ask("measure", t0, t1)
@@ -194,7 +201,9 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                 "controller_cpu_pct_per_session": round(usage["controller"] / sessions, 3),
                 "controller_cpu_us_per_packet": round(per_packet_us, 1),
                 "ok": ok,
-                "host_loadavg_1m": os.getloadavg()[0],
+                # One load process is one event loop: near 100 % of a core it is what breaks first.
+                "load_cpu_pct_busiest_process": busiest_load,
+                "host_loadavg_1m": host_load,
             }
             out["steps"].append(step)
             out["rows"].append(
@@ -211,10 +220,11 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                     round(per_packet_us, 1),
                     usage["worker"],
                     usage["service"],
-                    usage["load"],
+                    f"{usage['load']} (≤ {busiest_load} each)",
                     memory["controller"],
                     memory["worker"],
                     memory["load"],
+                    round(host_load, 1),
                     "yes" if ok else "NO",
                 ]
             )
@@ -239,6 +249,20 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
     return out
 
 
+def projected_sessions(steps: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """Sessions the node's cores would carry at PROJECTION_HEADROOM, from the media plane's CPU per
+    session (controllers + mediasoup workers + services; the load generator is the gateway and
+    call-api, elsewhere in production) at the first step whose bot audio kept up (< 5 % missing: a
+    starved controller does less work, so later steps understate the cost), and that step's
+    sessions; None when none kept up. A projection for a busy host, not a measured pass."""
+    for step in steps:
+        if step["missing"] < OVERLOADED_MISSING:
+            cpu = step["cpu_pct"]
+            per_session = (cpu["controller"] + cpu["worker"] + cpu["service"]) / step["sessions"]
+            return int(PROJECTION_HEADROOM * CORES * 100 / max(per_session, 1e-6)), int(step["sessions"])
+    return None
+
+
 HEADER = [
     "sessions",
     "gap dev p50 ms",
@@ -256,6 +280,7 @@ HEADER = [
     "RSS MB controllers",
     "RSS MB worker(s)",
     "RSS MB load gen",
+    "host load 1m",
     "within",
 ]
 
@@ -291,6 +316,9 @@ async def capacity(ctx: BenchContext) -> Result:
             "steps": ramped["steps"],
         }
         ended = " (ramp ended)" if ramped["passed"] == steps[-1] else ""
+        busiest_host = max((step["host_loadavg_1m"] for step in ramped["steps"]), default=0.0)
+        if busiest_host > CORES:  # other work took the cores: the figure is this host's, not the node's
+            ended += f" (host load up to {busiest_host:.1f} on {CORES} cores)"
         if config == primary:
             result.info["steps"] = ramped["steps"]
             result.set_value("max_sessions_within_budget", ramped["passed"], "sessions", ended.strip())
@@ -300,6 +328,11 @@ async def capacity(ctx: BenchContext) -> Result:
             name = f"max_sessions_within_budget_{config.codec}_{config.controllers}ctl"
             result.set_value(name, ramped["passed"], "sessions", ended.strip())
         suffix = "" if config == primary else f"_{config.codec}_{config.controllers}ctl"
+        projected = projected_sessions(ramped["steps"])
+        if projected is not None:
+            goal = f"CPU/session at {projected[1]}, {PROJECTION_HEADROOM:.0%} of {CORES} cores: a projection"
+            result.set_value(f"projected_sessions{suffix}", projected[0], "sessions", goal)
+            result.info["ramps"][config.name]["projected_sessions"] = projected[0]
         for sessions in {ramped["passed"], *REPORT_AT} & set(ramped["samples"]):
             figure = result.figure(f"gap_deviation{suffix}@{sessions}", goal=f"p99 ≤ {BUDGET_MS:g} ms")
             figure.samples = ramped["samples"][sessions]

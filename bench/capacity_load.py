@@ -25,6 +25,7 @@ from bench.rtpprobe import gaps_ms
 
 FEED_CHUNK_S = float(os.environ.get("BENCH_FEED_CHUNK_S", "0.2"))  # PCM per send, as TTS streams
 FEED_AHEAD_S = 1.0
+OPEN_AT_ONCE = 4  # sessions a load process opens concurrently (one at a time, a ramp took minutes)
 CALLER_TEXT = "Hello, I am calling about my order from last week, it has not arrived yet."
 BOT_TEXT = "Thank you for calling. Let me check the status of your order for you. One moment please. "
 
@@ -106,13 +107,19 @@ class Generator:
         n ≡ index (mod processes); session n goes to controller (n // processes) mod controllers."""
         config = self.config
         mine = len(range(config.index, total, config.processes))
-        try:
-            while len(self.loads) < mine:
-                number = config.index + len(self.loads) * config.processes
-                controller = (number // config.processes) % len(self.clients)
-                self.loads.append(await self._open(self.clients[controller], number))
-        except Exception as exc:
-            return {"sessions": len(self.loads), "error": repr(exc)}
+        while len(self.loads) < mine:
+            numbers = [
+                config.index + (len(self.loads) + n) * config.processes
+                for n in range(min(OPEN_AT_ONCE, mine - len(self.loads)))
+            ]
+            opened = await asyncio.gather(
+                *(self._open(self.clients[(n // config.processes) % len(self.clients)], n) for n in numbers),
+                return_exceptions=True,
+            )
+            self.loads += [load for load in opened if isinstance(load, Load)]
+            failed = [error for error in opened if isinstance(error, BaseException)]
+            if failed:
+                return {"sessions": len(self.loads), "error": repr(failed[0])}
         return {"sessions": len(self.loads), "error": None}
 
     async def _open(self, client: MediaClient, number: int) -> Load:

@@ -64,6 +64,7 @@ class CallerTap:
         self._pcm = bytearray()
         self._flush_timer: asyncio.TimerHandle | None = None
         self._silence_timer: asyncio.TimerHandle | None = None
+        self._silence_deadline = 0.0  # the event loop's time
         self.transport: asyncio.DatagramTransport | None = None
 
     def expect(
@@ -158,15 +159,24 @@ class CallerTap:
             self.on_digit(digit)
 
     def _watch_silence(self) -> None:
-        """While the caller speaks, end the speech by the clock if their audio stops arriving."""
-        if self._silence_timer is not None:
-            self._silence_timer.cancel()
-            self._silence_timer = None
-        if self.detector.speaking:
-            delay = self.detector.hangover_ms / 1000 + 0.020
-            self._silence_timer = asyncio.get_running_loop().call_later(delay, self._silence_elapsed)
+        """While the caller speaks, end the speech by the clock if their audio stops arriving. One
+        timer at a time, moved on lazily: re-arming a timer on every packet was a timer handle and
+        a heap push per caller packet."""
+        if not self.detector.speaking:
+            if self._silence_timer is not None:
+                self._silence_timer.cancel()
+                self._silence_timer = None
+            return
+        loop = asyncio.get_running_loop()
+        self._silence_deadline = loop.time() + self.detector.hangover_ms / 1000 + 0.020
+        if self._silence_timer is None:
+            self._silence_timer = loop.call_at(self._silence_deadline, self._silence_elapsed)
 
     def _silence_elapsed(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() + 0.002 < self._silence_deadline:  # audio came since it was set: wait on
+            self._silence_timer = loop.call_at(self._silence_deadline, self._silence_elapsed)
+            return
         self._silence_timer = None
         change = self.detector.timeout(time.monotonic() * 1000)
         if change is not None:
