@@ -46,7 +46,7 @@ async def test_gunicorn_worker_killed_during_live_calls(stack: ChaosStack, row: 
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
         fresh = new_call(stack, "gunicorn-new-")
-        await fresh.start(open_timeout=5)
+        await fresh.start(open_timeout=20)
         calls.append(fresh)
         new_call_s = fresh.accepted_at - killed_at
 

@@ -178,7 +178,14 @@ async def test_duplicate_call_id_is_refused_on_every_worker(echo_api: CallApiSer
             "code": "duplicate_call",
         }
         assert await expect_close(ws) == (4409, "duplicate_call")
-    refused = [r for r in echo_api.log_records("call refused") if r.get("call_id") == call_id]
+
+    def refusals() -> list[dict[str, Any]]:
+        return [r for r in echo_api.log_records("call refused") if r.get("call_id") == call_id]
+
+    # A worker logs the refusal around its answer: the line may still be in the log pipe.
+    assert echo_api.proc is not None
+    await asyncio.to_thread(echo_api.proc.wait_logged, lambda: len(refusals()) >= 6, "6 'call refused' lines")
+    refused = refusals()
     refusing_workers = {r["pid"] for r in refused}
     assert len(refused) == 6
     # The original call is untouched.
