@@ -107,7 +107,7 @@ async def booking_call_with_a_barge_in(stack: FullStack) -> None:
         ended = await call.wait_event("call_ended", 30, since)
         assert ended.message["code"] == "dialog_completed"
         assert any("booked for wednesday morning" in t["text"].lower() for t in bot_texts(call))
-        await asyncio.wait_for(call.closed.wait(), 5)
+        await asyncio.wait_for(call.closed.wait(), 15)
         assert call.close_code == CloseCode.NORMAL
     finally:
         await call.aclose()
