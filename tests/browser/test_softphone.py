@@ -37,7 +37,7 @@ def assert_nothing_left(stack: BrowserStack, call_id: str) -> None:
     def clean() -> bool:
         return not media_sessions_of(stack, scoped) and not client.keys(f"*{call_id}*")
 
-    wait_until(clean, 10, "the call's media session and Redis keys to go")
+    wait_until(clean, 20, "the call's media session and Redis keys to go")
     with pytest.raises(urllib.error.HTTPError) as gone:
         stack.media.get(f"/v1/sessions/{scoped}/stats")
     assert gone.value.code == 404
