@@ -121,15 +121,24 @@ class ChaosStack:
         ]
 
     async def wait_records(
-        self, message: str, trace_id: str, level: str, count: int = 1, timeout: float = 10.0
+        self,
+        message: str,
+        trace_id: str | None,
+        level: str,
+        count: int = 1,
+        timeout: float = 20.0,
+        since: datetime | None = None,
     ) -> list[dict[str, Any]]:
+        """`records`, once there are `count` of them: a line logged before the event the test saw
+        may still be in the log pipe."""
+
         def enough() -> bool:
-            return len(self.records(message, trace_id, level)) >= count
+            return len(self.records(message, trace_id, level, since)) >= count
 
         await asyncio.to_thread(
             wait_until, enough, timeout, f"{count}× {level} {message!r} of {trace_id}", 0.05
         )
-        return self.records(message, trace_id, level)
+        return self.records(message, trace_id, level, since)
 
     def stop(self) -> None:
         for stop in (

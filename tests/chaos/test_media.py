@@ -46,7 +46,7 @@ async def _new_call_works(stack: ChaosStack, tag: str) -> float:
     t0 = time.monotonic()
     async with live_calls(stack, 1, tag) as (call,):
         assert call.legs is not None
-        await call.legs.receiver.wait_packets(25, 5)
+        await call.legs.receiver.wait_packets(25, 20)
     return time.monotonic() - t0
 
 

@@ -44,10 +44,11 @@ def _call(local: LocalStack, tag: str) -> GatewayCall:
     )
 
 
-async def _try_call(local: LocalStack, tag: str) -> bool:
+async def _try_call(local: LocalStack, tag: str, open_timeout: float = 2) -> bool:
+    """Whether a new call goes through (a probe gives up fast: the next one is 0.1 s away)."""
     call = _call(local, tag)
     try:
-        await call.start(open_timeout=2)
+        await call.start(open_timeout=open_timeout)
         return True
     except Exception:
         return False
@@ -81,7 +82,7 @@ async def test_nginx_killed_is_restarted(gateway_stack: LocalStack, row: Row) ->
             await asyncio.sleep(0.1)  # pacing of the probes, not a wait for an outcome
         recovered_s = probes[-1][0]
         # And under load again: three concurrent calls through the new nginx.
-        assert all(await asyncio.gather(*(_try_call(gateway_stack, f"load{i}") for i in range(3))))
+        assert all(await asyncio.gather(*(_try_call(gateway_stack, f"load{i}", 20) for i in range(3))))
         async with asyncio.timeout(15):  # the old master's orphaned workers are reaped: their calls end
             cut_s = await asyncio.gather(*cut)
     finally:

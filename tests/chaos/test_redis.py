@@ -54,7 +54,8 @@ async def test_redis_outage_under_load(stack: ChaosStack, row: Row, outage: floa
                 async with live_calls(stack, 1, "redis-during-"):
                     new_calls += 1
                 during += await _turns(calls)
-            degraded = stack.records(DEGRADED, level="WARNING", since=stopped)
+            # Waited for while Redis is still down (the line may still be in the log pipe).
+            degraded = await stack.wait_records(DEGRADED, None, "WARNING", since=stopped)
         finally:
             restarted = utc_now()  # no cache client can recover before this
             stack.restart_redis()
@@ -70,7 +71,7 @@ async def test_redis_outage_under_load(stack: ChaosStack, row: Row, outage: floa
             after += await _turns(calls)
             keys = stack.tts_keys()
         cache_back_s = time.monotonic() - up_at
-        recovered = stack.records(RECOVERED, level="WARNING", since=restarted)
+        recovered = await stack.wait_records(RECOVERED, None, "WARNING", since=restarted)
     assert degraded, "no degraded WARNING logged"
     assert recovered
     assert not any(ended(c) for c in calls)

@@ -5,7 +5,6 @@ by pocketsphinx with the dialog's grammar — and, in a second stack, by Whisper
 
 import asyncio
 import contextlib
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,6 +20,8 @@ from voicebot_stack.credentials import scoped_call_id
 from tests.support.fullstack import FullStack, start_full_stack
 from tests.support.procs import wait_until
 from tests.support.speech import FRAME, RATE, transcribe
+
+SECOND_OF_PACKETS = 50  # the bot's RTP: one packet per 20 ms
 
 
 def bot_texts(call: GatewayCall) -> list[dict]:
@@ -57,7 +58,7 @@ async def booking_call_with_a_barge_in(stack: FullStack) -> None:
         # hears Ann in the decoded audio.
         greeting = await call.wait_event("transcript", 20, role="bot")
         assert "Ann" in greeting.message["payload"]["text"]
-        play = await call.wait_event("play_audio", 1)
+        play = await call.wait_event("play_audio", 20)
         assert play.message["payload"]["codec"] == "opus"
         assert play.message["payload"]["rtp_port"] == legs.receiver.port
         # The whole greeting: a loaded machine may stall the pacer for a few hundred ms mid-sentence;
@@ -76,7 +77,9 @@ async def booking_call_with_a_barge_in(stack: FullStack) -> None:
         play = await call.wait_event("play_audio", 20, since)
         assert "which day" in play.message["payload"]["text"].lower()
         packets_before = len(legs.receiver.packets)
-        await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))  # let one second of it play
+        # Let one second of it play: 50 packets of 20 ms heard (not a clock's second: a loaded
+        # machine may start the reply's RTP late).
+        await legs.receiver.wait_packets(packets_before + SECOND_OF_PACKETS, 20)
         onset = await call.say(speech_pcm("wednesday", RATE), RATE)
         stop = await call.wait_event("stop_audio", 15, since)
         assert stop.message["payload"]["stream_id"] == play.message["payload"]["stream_id"]
@@ -104,7 +107,7 @@ async def booking_call_with_a_barge_in(stack: FullStack) -> None:
         ended = await call.wait_event("call_ended", 30, since)
         assert ended.message["code"] == "dialog_completed"
         assert any("booked for wednesday morning" in t["text"].lower() for t in bot_texts(call))
-        await asyncio.wait_for(call.closed.wait(), 5)
+        await asyncio.wait_for(call.closed.wait(), 15)
         assert call.close_code == CloseCode.NORMAL
     finally:
         await call.aclose()
@@ -129,7 +132,7 @@ async def test_call_terminated_leaves_nothing_behind(stack: FullStack) -> None:
 
     with contextlib.suppress(TimeoutError):
         await asyncio.to_thread(
-            wait_until, lambda: not media_objects_left() and not redis_keys_left(), 5, "the call's cleanup"
+            wait_until, lambda: not media_objects_left() and not redis_keys_left(), 20, "the call's cleanup"
         )
     assert media_objects_left() == []
     assert redis_keys_left() == []
@@ -146,9 +149,9 @@ async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -
     greeting plays to its end."""
     call = GatewayCall(stack.call_api.ws_url, f"e2e-{uuid.uuid4().hex[:8]}", {"contact_name": "Maria"})
     await call.start()
-    await call.setup_media()
+    legs = await call.setup_media()
     try:
-        play = await call.wait_event("play_audio", 20)
+        await call.wait_event("play_audio", 20)
         voiced = speech_pcm("ha", RATE)
         loud_start = next(
             i
@@ -156,7 +159,7 @@ async def test_a_cough_like_burst_does_not_interrupt_the_bot(stack: FullStack) -
             if abs(int.from_bytes(voiced[i : i + 2], "little", signed=True)) > 3000
         )
         burst = voiced[loud_start - loud_start % 2 : loud_start - loud_start % 2 + FRAME * 2]  # 40 ms
-        await asyncio.sleep(max(0.0, play.at + 1.0 - time.monotonic()))
+        await legs.receiver.wait_packets(SECOND_OF_PACKETS, 20)  # a second of the greeting heard
         await call.say(burst, RATE)
         greeting = await call.wait_event("transcript", 20, role="bot")
         assert not greeting.message["payload"]["interrupted"]

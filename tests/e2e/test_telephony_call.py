@@ -78,9 +78,9 @@ async def test_a_g711_call_with_keys_and_a_transfer(stack: FullStack) -> None:
         transfer = await call.wait_event("transfer", 20, since)
         assert transfer.message["payload"] == {"target": "sip:reception@127.0.0.1", "mode": "blind"}
         await call.send({"event": "transfer_result", "payload": {"ok": True, "status": 202}})
-        ended = await call.wait_event("call_ended", 10, since)
+        ended = await call.wait_event("call_ended", 20, since)
         assert ended.message["code"] == "transferred"
-        await asyncio.wait_for(call.closed.wait(), 5)
+        await asyncio.wait_for(call.closed.wait(), 15)
         assert call.close_code == CloseCode.NORMAL
     finally:
         gateway.close()

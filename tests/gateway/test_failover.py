@@ -65,9 +65,14 @@ async def start_draining(
     proc = draining.proc
     assert proc is not None
     proc.signal(signal.SIGTERM)
-    await asyncio.to_thread(
-        wait_until, lambda: http_status(f"{draining.http_url}/readyz") == 503, 10.0, "the instance to drain"
-    )
+
+    def drains() -> bool:
+        # Every worker, not just the one that answers /readyz: gunicorn passes the SIGTERM on to
+        # each, and one not yet draining would still accept a new call.
+        every_worker = {r["pid"] for r in draining.log_records("draining")} >= set(draining.worker_pids())
+        return every_worker and http_status(f"{draining.http_url}/readyz") == 503
+
+    await asyncio.to_thread(wait_until, drains, 20.0, "every worker of the instance to drain")
     return nginx, active, draining, other, proc
 
 

@@ -131,22 +131,34 @@ async def test_one_trace_per_call_across_every_service(traced: TracedStack) -> N
         "media-controller": stack.media.controller,
         "mediasoup": stack.media.service,
     }
+
+    def mediasoup_events() -> set[Any]:
+        return {r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == media_call_id}
+
+    # The spans came over OTLP; the log lines of the same moments may still be in the log pipes.
+    await asyncio.to_thread(
+        stack.media.service.wait_logged,
+        lambda: {"session_opened", "session_closed"} <= mediasoup_events(),
+        "mediasoup's session_opened and session_closed",
+    )
     for service, proc in services.items():
         assert proc is not None
+        # call-api logs the client's call_id; the media plane names the call within its gateway
+        named = call_id if service == "call-api" else media_call_id
+        await asyncio.to_thread(
+            proc.wait_logged,
+            lambda p=proc, n=named: len([r for r in json_lines(p) if r.get("call_id") == n]) >= 3,
+            "3 lines of the call",
+        )
         records = list(json_lines(proc))
         assert records, service
         missing = [r for r in records if "trace_id" not in r or "call_id" not in r]
         assert not missing, f"{service}: lines without trace_id/call_id: {missing[:3]}"
-        # call-api logs the client's call_id; the media plane names the call within its gateway
-        named = call_id if service == "call-api" else scoped_call_id(call_id)
         of_call = [r for r in records if r["call_id"] == named]
         assert len(of_call) >= 3, f"{service}: {len(of_call)} lines of the call"
         wrong = [r for r in of_call if r["trace_id"] != trace_id]
         assert not wrong, f"{service}: lines of the call with another trace id: {wrong[:3]}"
-    mediasoup_events = {
-        r.get("event") for r in json_lines(stack.media.service) if r["call_id"] == media_call_id
-    }
-    assert {"session_opened", "session_closed"} <= mediasoup_events
+    assert {"session_opened", "session_closed"} <= mediasoup_events()
     assert receiver.bad_requests == []
     # Nothing is recorded outside a call: no span anywhere without a parent (probes' Redis PINGs,
     # the filler's cache lookup at start-up are not traced).

@@ -193,9 +193,13 @@ def test_health_and_readiness(echo_api: CallApiServer) -> None:
 
 
 def test_the_factory_startup_hook_runs_once_per_worker(echo_api: CallApiServer) -> None:
-    started = [r["pid"] for r in echo_api.log_records("test factory startup")]
-    assert sorted(started) == sorted(set(started))
-    assert set(echo_api.worker_pids()) <= set(started)
+    def started() -> list[int]:
+        return [r["pid"] for r in echo_api.log_records("test factory startup")]
+
+    # A worker logs "ready" (what start() waited for) before its hook runs: wait for every hook.
+    assert echo_api.proc is not None
+    echo_api.proc.wait_logged(lambda: set(echo_api.worker_pids()) <= set(started()), "every worker's hook")
+    assert sorted(started()) == sorted(set(started()))
 
 
 def test_every_line_gunicorn_prints_is_json_with_the_ids(echo_api: CallApiServer) -> None:

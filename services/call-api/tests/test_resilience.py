@@ -59,7 +59,7 @@ async def test_200_concurrent_calls_are_accepted_and_end_cleanly(
         calls_closed = {r["call_id"] for r in echo_api.log_records("call closed")}  # logged after the release
         return orchestrators_closed >= set(call_ids) and calls_closed >= set(call_ids)
 
-    await asyncio.to_thread(wait_until, all_closed, 10.0, "aclose and release of all 200 calls")
+    await asyncio.to_thread(wait_until, all_closed, 30.0, "aclose and release of all 200 calls")
     client = redis.Redis.from_url(redis_server.url)
     assert sum(client.exists(active_call_key(scoped_call_id(c))) for c in call_ids) == 0
     accepted_by = {r["pid"] for r in echo_api.log_records("call accepted") if r["call_id"] in set(call_ids)}
@@ -85,14 +85,16 @@ async def test_kill_9_of_a_worker_drops_only_its_calls(start_call_api: Callable[
     doomed = [c for c, pid in workers.items() if pid == victim]
     survivors = [c for c, pid in workers.items() if pid != victim]
     os.kill(victim, signal.SIGKILL)
-    killed_at = time.monotonic()
 
     # New calls are served at once by the surviving worker (and then by the replacement).
     fresh = await asyncio.gather(*(open_call(api.ws_url, f"after-kill-{n}") for n in range(5)))
-    assert time.monotonic() - killed_at < 3.0  # gunicorn needs ~12 s for a new worker: this is the survivor
+    # …by the survivor: gunicorn needs ~12 s for a new worker (which pid took a call is its log
+    # line's word, not a clock's: a loaded machine slows the calls and the replacement alike).
+    [survivor] = set(workers.values()) - {victim}
+    assert {await api.worker_of_call(f"after-kill-{n}", 20) for n in range(5)} == {survivor}
 
     for call_id in doomed:
-        code, _ = await expect_close(calls[call_id], timeout=5)
+        code, _ = await expect_close(calls[call_id], timeout=20)
         assert code == 1006  # the process died: no close frame
     for n, call_id in enumerate(survivors):
         await echo_roundtrip(calls[call_id], 100 + n)
@@ -107,6 +109,9 @@ async def test_kill_9_of_a_worker_drops_only_its_calls(start_call_api: Callable[
         assert (await expect_close(ws))[0] == 1000
 
 
+DRAIN_GRACE = 6
+
+
 def http_status(url: str) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
@@ -118,7 +123,8 @@ def http_status(url: str) -> tuple[int, dict[str, Any]]:
 async def test_sigterm_drains_active_calls_then_ends_them(
     start_call_api: Callable[..., CallApiServer],
 ) -> None:
-    api = start_call_api(CALL_API_DRAIN_GRACE_SECONDS="3")
+    # The grace leaves a loaded machine room for the checks below, all made while calls are active.
+    api = start_call_api(CALL_API_DRAIN_GRACE_SECONDS=str(DRAIN_GRACE))
     ids = [f"drain-{n}" for n in range(6)]
     sockets = dict(zip(ids, await asyncio.gather(*(open_call(api.ws_url, c) for c in ids)), strict=True))
 
@@ -130,8 +136,7 @@ async def test_sigterm_drains_active_calls_then_ends_them(
     def all_draining() -> bool:
         return {r["pid"] for r in api.log_records("draining")} >= set(api.worker_pids())
 
-    await asyncio.to_thread(wait_until, all_draining, 2.0, "every worker to start draining")
-    assert time.monotonic() - sigterm_at < 3.0
+    await asyncio.to_thread(wait_until, all_draining, DRAIN_GRACE, "every worker to start draining")
     for _ in range(4):
         status, body = await asyncio.to_thread(http_status, f"{api.http_url}/readyz")
         assert status == 503 and body["draining"] is True
@@ -159,7 +164,7 @@ async def test_sigterm_drains_active_calls_then_ends_them(
         ended = await recv_json(ws, timeout=10)
         assert ended == {"event": "call_ended", "reason": "server shutting down", "code": "server_shutdown"}
         assert await expect_close(ws) == (1001, "server_shutdown")
-    assert time.monotonic() - sigterm_at >= 2.5
+    assert time.monotonic() - sigterm_at >= DRAIN_GRACE - 0.5
     for call_id in ids:
         await api.log_record("test orchestrator closed", call_id)
     await asyncio.to_thread(wait_until, lambda: not api.proc.alive(), 10.0, "gunicorn to exit")

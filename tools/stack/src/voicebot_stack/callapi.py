@@ -93,7 +93,7 @@ class CallApiServer:
             if message is None or record.get("message") == message:
                 yield record
 
-    def wait_record(self, message: str, call_id: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    def wait_record(self, message: str, call_id: str | None = None, timeout: float = 20.0) -> dict[str, Any]:
         """Wait for a JSON log line with this message (and call_id); return it."""
         found: list[dict[str, Any]] = []
 
@@ -106,12 +106,12 @@ class CallApiServer:
         return found[0]
 
     async def log_record(
-        self, message: str, call_id: str | None = None, timeout: float = 5.0
+        self, message: str, call_id: str | None = None, timeout: float = 20.0
     ) -> dict[str, Any]:
         """wait_record for async tests: waits in a thread so the test's event loop keeps running."""
         return await asyncio.to_thread(self.wait_record, message, call_id, timeout)
 
-    async def worker_of_call(self, call_id: str, timeout: float = 5.0) -> int:
+    async def worker_of_call(self, call_id: str, timeout: float = 20.0) -> int:
         """The pid of the worker that accepted `call_id`, from its "call accepted" log line."""
         return int((await self.log_record("call accepted", call_id, timeout))["pid"])
 

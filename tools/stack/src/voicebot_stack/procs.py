@@ -137,6 +137,24 @@ class Proc:
                     raise TimeoutError(f"{self.name}: no line matching {pattern!r}; last output:\n{tail}")
                 self._new_line.wait(min(remaining, 0.2))
 
+    def wait_logged(self, check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+        """Wait until `check()`, a test on this process's output, holds: re-tested at each new line.
+        A line the process wrote before an event the caller saw (an answer, a closed socket) may
+        still be in the pipe to the pump thread, so a log read right after such an event waits here."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = len(self.lines)
+            if check():  # outside the lock: it reads `output()` or `lines`
+                return
+            with self._lock:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    tail = "\n".join(self.lines[-30:])
+                    raise TimeoutError(f"{self.name}: timed out after {timeout}s waiting for {what}:\n{tail}")
+                if len(self.lines) == seen:  # nothing new since the test: sleep until a line comes
+                    self._new_line.wait(min(remaining, 0.5))
+
     def wait_ready(self, check: Callable[[], bool], timeout: float = 30.0) -> Proc:
         def ready() -> bool:
             if not self.alive():
