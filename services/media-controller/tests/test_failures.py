@@ -64,7 +64,11 @@ async def test_worker_killed_fails_its_calls_within_1s_then_new_calls_work(
     assert all("session_failed" in f.reason or "worker" in f.reason for f in failures)
     with pytest.raises(MediaUnavailable):
         await sessions[0].signal("createPlainTransport", {"comedia": False})
-    assert log_has(stack, '"CRITICAL"', "doomed-0", f'"{1:032x}"')
+    await asyncio.to_thread(
+        stack.controller.wait_logged,
+        lambda: log_has(stack, '"CRITICAL"', "doomed-0", f'"{1:032x}"'),
+        "the CRITICAL line of the failed call, with its trace id",
+    )
     legs.close()
     for session in sessions:
         await session.close()

@@ -57,9 +57,14 @@ class Events:
         self._task.cancel()
 
 
-async def collect(session: MediaSession, frames: list[bytes]) -> None:
+async def collect(
+    session: MediaSession, frames: list[bytes], enough: tuple[int, asyncio.Event] | None = None
+) -> None:
+    """The caller's frames as the controller forwards them; `enough`: (count, set once that many)."""
     async for frame in session.caller_audio():
         frames.append(frame)
+        if enough is not None and len(frames) >= enough[0]:
+            enough[1].set()
 
 
 @pytest.mark.parametrize("codec", ["pcmu", "pcma"])
@@ -170,14 +175,16 @@ async def test_a_symmetric_transport_ignores_other_sources(client: MediaClient, 
     gateway = await SymmetricGateway.open("pcmu")
     intruder = await SymmetricGateway.open("pcmu")
     frames: list[bytes] = []
-    collector = asyncio.create_task(collect(session, frames))
+    marker_through = asyncio.Event()
+    collector = asyncio.create_task(collect(session, frames, (10, marker_through)))
     try:
         await connect_symmetric(session.signal, gateway)
         intruder.remote, intruder.ssrc = gateway.remote, gateway.ssrc
         speech = read_audio(speech_wav(tmp_path, "Nobody should hear this.", "spoof.wav"), 16000)
         await intruder.send_pcm(speech, 16000)
         await gateway.send_silence(0.3)  # a marker: only these frames may arrive
-        await asyncio.sleep(0.1)
+        # Most of the marker is through, so the intruder's packets, sent before it, have had their chance.
+        await asyncio.wait_for(marker_through.wait(), 20)
         samples = np.frombuffer(b"".join(frames), np.int16)
         assert samples.size and int(np.abs(samples).max()) < 300, "the intruder's audio got through"
     finally:
