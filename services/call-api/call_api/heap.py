@@ -6,11 +6,18 @@ an arena only shrinks from its top, and a fragmented one not at all, so a worker
 the burst's peak (measured: 11 decoders built and freed left +108 MB; a trim took it back to the
 start). malloc_trim(0) returns every arena's free pages. Requests are merged (at most one trim
 every TRIM_DELAY_SECONDS, that long after the first request) and it runs in a thread: it walks
-the arenas under their locks, a few milliseconds."""
+the arenas under their locks, a few milliseconds.
+
+When a worker's last call ends (registry.py) the trim is preceded by a full garbage collection,
+if the worker is still idle then: a burst leaves thousands of reference cycles (tasks, spans,
+sockets) that only the oldest generation's rare collection would free, and the memory they hold
+cannot go back to the kernel before. It runs on the event loop (tens of milliseconds) at a moment
+no call is there to notice."""
 
 import asyncio
 import ctypes
 import functools
+import gc
 import os
 import weakref
 from collections.abc import Callable
@@ -20,6 +27,9 @@ ARENAS = 2  # glibc's default is 8 per core: more arenas, more memory stranded b
 _M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 _due: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.TimerHandle]" = (
+    weakref.WeakKeyDictionary()
+)
+_collect_if: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Callable[[], bool]]" = (
     weakref.WeakKeyDictionary()
 )
 _running: set[asyncio.Task[bool]] = set()
@@ -67,8 +77,22 @@ def trim_soon(delay: float = TRIM_DELAY_SECONDS) -> None:
         _due[loop] = loop.call_later(delay, _start_trim, loop)
 
 
+def collect_and_trim_soon(still_idle: Callable[[], bool], delay: float = TRIM_DELAY_SECONDS) -> None:
+    """The worker has no call left: the coming trim (one is made due) first collects all garbage,
+    if `still_idle()` is true then."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _collect_if[loop] = still_idle
+    trim_soon(delay)
+
+
 def _start_trim(loop: asyncio.AbstractEventLoop) -> None:
     _due.pop(loop, None)
+    still_idle = _collect_if.pop(loop, None)
+    if still_idle is not None and still_idle():
+        gc.collect()
     task = asyncio.ensure_future(asyncio.to_thread(trim_now))
     _running.add(task)
     task.add_done_callback(_finished)
