@@ -12,12 +12,14 @@ When a worker's last call ends (registry.py) the trim is preceded by a full garb
 if the worker is still idle then: a burst leaves thousands of reference cycles (tasks, spans,
 sockets) that only the oldest generation's rare collection would free, and the memory they hold
 cannot go back to the kernel before. It runs on the event loop (≈ 70 ms of CPU over a warm worker's
-100 000 objects) at a moment no call is there to notice."""
+100 000 objects) at a moment no call is there to notice. Providers may add a release of their own
+(`on_idle`), run in the trim's thread just before it."""
 
 import asyncio
 import ctypes
 import functools
 import gc
+import logging
 import os
 import weakref
 from collections.abc import Callable
@@ -33,6 +35,8 @@ _collect_if: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Callable[[], 
     weakref.WeakKeyDictionary()
 )
 _running: set[asyncio.Task[bool]] = set()
+_idle_releases: list[Callable[[], None]] = []
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -88,12 +92,27 @@ def collect_and_trim_soon(still_idle: Callable[[], bool], delay: float = TRIM_DE
     trim_soon(delay)
 
 
+def on_idle(release: Callable[[], None]) -> None:
+    """`release` (blocking) runs before the trim that follows a worker's last call."""
+    _idle_releases.append(release)
+
+
+def _release_and_trim() -> bool:
+    for release in list(_idle_releases):
+        try:
+            release()
+        except Exception:
+            log.exception("idle memory release failed")
+    return trim_now()
+
+
 def _start_trim(loop: asyncio.AbstractEventLoop) -> None:
     _due.pop(loop, None)
     still_idle = _collect_if.pop(loop, None)
-    if still_idle is not None and still_idle():
+    idle = still_idle is not None and still_idle()
+    if idle:
         gc.collect()
-    task = asyncio.ensure_future(asyncio.to_thread(trim_now))
+    task = asyncio.ensure_future(asyncio.to_thread(_release_and_trim if idle else trim_now))
     _running.add(task)
     task.add_done_callback(_finished)
 

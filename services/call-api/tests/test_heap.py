@@ -1,6 +1,7 @@
 """A worker whose last call ended collects its garbage before the heap trim (call_api/heap.py): a
 burst's reference cycles would otherwise hold their memory until the oldest generation's rare
-collection. A call that started meanwhile is not made to wait for a full collection."""
+collection; the providers' own idle releases (Piper's arena) run just before that trim. A call
+that started meanwhile is not made to wait for either."""
 
 import asyncio
 import gc
@@ -49,16 +50,19 @@ def no_automatic_gc() -> Iterator[None]:
         gc.enable()
 
 
-def count_trims(monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[None]:
-    """One item per heap trim that ran (call it on the test's event loop)."""
+def count_trims(monkeypatch: pytest.MonkeyPatch, order: list[str]) -> asyncio.Queue[None]:
+    """One item per heap trim that ran (call it on the test's event loop); `order` gets "release"
+    when the providers' idle release ran and "trim" when the trim did."""
     done: asyncio.Queue[None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
     def trim_now() -> bool:
+        order.append("trim")
         loop.call_soon_threadsafe(done.put_nowait, None)
         return False
 
     monkeypatch.setattr(heap, "trim_now", trim_now)
+    monkeypatch.setattr(heap, "_idle_releases", [lambda: order.append("release")])
     return done
 
 
@@ -73,7 +77,8 @@ def garbage_cycle() -> "weakref.ref[Cycle]":
 async def test_the_last_call_ending_collects_garbage_before_the_trim(
     no_automatic_gc: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trims = count_trims(monkeypatch)
+    order: list[str] = []
+    trims = count_trims(monkeypatch, order)
     calls = registry()
     first, second = calls.new_token(), calls.new_token()
     assert await calls.claim("c1", Call(), first)
@@ -84,12 +89,14 @@ async def test_the_last_call_ending_collects_garbage_before_the_trim(
 
     await asyncio.wait_for(trims.get(), WAIT)
     assert cycle() is None
+    assert order == ["release", "trim"]
 
 
 async def test_a_call_that_started_before_the_trim_skips_the_collection(
     no_automatic_gc: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trims = count_trims(monkeypatch)
+    order: list[str] = []
+    trims = count_trims(monkeypatch, order)
     calls = registry()
     token = calls.new_token()
     assert await calls.claim("c1", Call(), token)
@@ -99,3 +106,4 @@ async def test_a_call_that_started_before_the_trim_skips_the_collection(
 
     await asyncio.wait_for(trims.get(), WAIT)
     assert cycle() is not None
+    assert order == ["trim"]
