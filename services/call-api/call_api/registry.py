@@ -12,6 +12,7 @@ from typing import Protocol
 
 from voicebot_protocol import EndReason
 
+from call_api import heap
 from call_api.cache import RedisCacheManager
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class CallRegistry:
         self._calls.pop(call_id, None)
         if not self._calls:
             self._idle.set()
+            heap.collect_and_trim_soon(self._idle.is_set)  # a burst's garbage goes back to the kernel
 
     # --- drain ----------------------------------------------------------------
 

@@ -1,15 +1,20 @@
 """PiperTTS: the packaged voice streams PCM per sentence (the first sentence's audio before the
 rest is synthesised), a closed stream starts nothing more, and a voice that cannot load fails at
-start — the factory then falls back to espeak-ng and says so in the log. The voice is loaded once
+start — the factory then falls back to espeak-ng and says so in the log; after overlapping
+sentences, a worker gone idle shrinks the arena once. The voice is loaded once
 per test process (load_voice is cached)."""
 
 import asyncio
 import contextlib
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import pytest
+from call_api import heap
 from call_api.providers import config
 from call_api.providers.base import ProviderError
 from call_api.providers.tts import piper
@@ -137,3 +142,41 @@ def test_a_voice_path_points_at_another_voice(tmp_path: Path, monkeypatch: pytes
     tts = config.make_tts(config.ProviderSettings())
     assert isinstance(tts, PiperTTS)
     assert (tts.voice, tts.sample_rate) == ("my-voice", 16000)
+
+
+class CountingRuns:
+    """The onnxruntime session under ShrinkingSession: counts runs; with a barrier, runs wait
+    until that many are inside at once (so they certainly overlap)."""
+
+    def __init__(self, session: object, barrier: threading.Barrier | None = None) -> None:
+        self.session = session
+        self.barrier = barrier
+        self.runs = 0
+
+    def run(self, *args: object) -> object:
+        self.runs += 1
+        if self.barrier is not None:
+            self.barrier.wait(timeout=30)
+        return self.session.run(*args)  # type: ignore[attr-defined]
+
+
+def test_an_idle_worker_shrinks_the_arena_once_after_overlapping_sentences(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    voice = PiperTTS()._voice
+    session = cast(piper.ShrinkingSession, voice.session)
+    one_word = voice.phonemes_to_ids(voice.phonemize("ok")[0])
+    assert any(getattr(release, "func", None) is piper.release_arena for release in heap._idle_releases)
+
+    overlapping = CountingRuns(session._session, threading.Barrier(2))
+    monkeypatch.setattr(session, "_session", overlapping)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda text: piper.synthesize_sentence(voice, text, 0.9), ["One.", "Two."]))
+    assert session.overlapped
+
+    counted = CountingRuns(overlapping.session)
+    monkeypatch.setattr(session, "_session", counted)
+    piper.release_arena(voice, one_word)
+    piper.release_arena(voice, one_word)  # nothing overlapped since: no run
+    assert counted.runs == 1
+    assert not session.overlapped

@@ -14,10 +14,15 @@ thread and is dropped, nothing later is started.
 The voice (≈ 63 MB of weights) is loaded once per process and path. onnxruntime runs are
 thread-safe, the espeak-ng phonemizer inside Piper is not: phonemizing is serialised by a lock.
 Each run shrinks onnxruntime's CPU memory arena back when it ends (ShrinkingSession): otherwise
-the arena keeps, for good, the peak that concurrent sentences once needed."""
+the arena keeps, for good, the peak that concurrent sentences once needed. A run's output is a
+view of arena memory, dropped only after that run's shrink, so the region holding a burst's last
+output stays (regions grow by powers of two: a 256 MB one was seen holding 137 MB after a burst);
+when sentences overlapped since, a worker whose last call ended synthesises one word to shrink the
+arena again (release_arena, through heap.on_idle)."""
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -85,14 +90,33 @@ class ShrinkingSession:
         import onnxruntime
 
         self._session = session
+        self._lock = threading.Lock()
+        self._running = 0
+        self.overlapped = False  # runs overlapped since the last release_arena
         self._run_options = onnxruntime.RunOptions()
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]:
-        return cast(list[Any], self._session.run(output_names, input_feed, self._run_options))
+        with self._lock:
+            self._running += 1
+            self.overlapped = self.overlapped or self._running > 1
+        try:
+            return cast(list[Any], self._session.run(output_names, input_feed, self._run_options))
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
+
+
+def release_arena(voice: "PiperVoice", phoneme_ids: list[int]) -> None:
+    """Blocking: after overlapping runs, one short run whose shrink frees the arena regions the
+    burst's outputs held (its own small output lands in a small region)."""
+    session = cast(ShrinkingSession, voice.session)
+    if session.overlapped:
+        session.overlapped = False
+        voice.phoneme_ids_to_audio(phoneme_ids)
 
 
 @lru_cache(maxsize=4)
@@ -121,6 +145,9 @@ def load_voice(files: VoiceFiles, intra_op_threads: int) -> "PiperVoice":
         raise ProviderError("tts", f"Piper voice {files.model} cannot synthesise: {error}") from error
     if not warm_up:
         raise ProviderError("tts", f"Piper voice {files.model} produced no audio")
+    with _PHONEMIZE_LOCK:
+        one_word = voice.phonemes_to_ids(voice.phonemize("ok")[0])
+    heap.on_idle(functools.partial(release_arena, voice, one_word))
     log.info(
         "piper voice loaded",
         extra={"voice": files.name, "ms": round((time.perf_counter() - started) * 1000, 1)},
