@@ -18,7 +18,8 @@ frames near the run's loudest). After an onset the detector re-arms only after `
 voiced frame, so one utterance stops the bot once.
 
 The echo search and Silero run only while a run is being decided: the frames of a webrtcvad run are
-held until it is long enough to become an onset, then judged in order as on arrival. A click or a
+held until one frame more could make it an onset, then judged in order as on arrival (the deciding
+frame then carries only its own work). A click or a
 key press (one or two voiced frames) costs neither; nor do they learn from it (Silero's state, the
 echo guard's delay)."""
 
@@ -162,8 +163,10 @@ class BargeInDetector:
             self._unvoiced(now_ms)
             return None
         self._undecided.append(_Heard(caller_frame, now_ms, steady_ms, tuple(self._heard), probability))
-        if self._armed and self._run + len(self._undecided) < self.settings.onset_frames:
-            return None  # too short to stop the bot yet, whatever its frames turn out to be
+        # Held while the run could not stop the bot even with the next frame; judged one frame
+        # before it could, so the frame that decides carries its own work only.
+        if self._armed and self._run + len(self._undecided) < self.settings.onset_frames - 1:
+            return None
         onset = None
         for heard in self._undecided:
             onset = self._judge(heard) or onset
