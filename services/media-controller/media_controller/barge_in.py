@@ -43,6 +43,7 @@ from media_controller.silero_vad import SileroStream
 
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
+RUN_SCORES = 50  # frames of a run whose Silero scores are kept
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ class BargeInDetector:
         self._undecided: list[_Heard] = []  # the current webrtcvad run's frames, not judged yet
         self._run = 0
         self._run_start_ms = 0.0
-        self._run_scores: list[tuple[float, float]] = []  # (RMS, Silero's probability) per frame
+        # (RMS, Silero's probability) of the run's frames, the last second of it (a noise webrtcvad
+        # calls voice may go on for minutes).
+        self._run_scores: deque[tuple[float, float]] = deque(maxlen=RUN_SCORES)
         self._armed = True
         self._last_voiced_ms = -np.inf
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
@@ -202,8 +205,8 @@ class BargeInDetector:
         return Onset(self._run_start_ms, heard.now_ms)
 
     def _run_best_probability(self) -> float:
-        """Silero's best score since the run began, over the frames loud enough next to its loudest
-        (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound)."""
+        """Silero's best score in the run (its last second), over the frames loud enough next to its
+        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound)."""
         floor = self.settings.silero_min_relative_rms * max(rms for rms, _ in self._run_scores)
         return max((p for rms, p in self._run_scores if rms >= floor), default=0.0)
 
