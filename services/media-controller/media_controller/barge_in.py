@@ -13,8 +13,15 @@ numpy work unless it is voiced.
 
 A frame is voiced when webrtcvad says so, its RMS reaches the floor, and it is not the bot's own echo.
 `onset_frames` voiced frames in a row start a candidate; it becomes an onset once Silero has scored
-speech (≥ `silero_threshold`) in a chunk since the run began. After an onset the detector re-arms only
-after `rearm_ms` without a voiced frame, so one utterance stops the bot once."""
+speech (≥ `silero_threshold`) on one of the run's frames (the latest 32 ms at each, and only the
+frames near the run's loudest). After an onset the detector re-arms only after `rearm_ms` without a
+voiced frame, so one utterance stops the bot once.
+
+The echo search and Silero run only while a run is being decided: the frames of a webrtcvad run are
+held until one frame more could make it an onset, then judged in order as on arrival (the deciding
+frame then carries only its own work). A click or a
+key press (one or two voiced frames) costs neither; nor do they learn from it (Silero's state, the
+echo guard's delay)."""
 
 from collections import deque
 from dataclasses import dataclass
@@ -28,45 +35,78 @@ from media_controller.echo_guard import (
     MAX_DELAY_MS,
     MIN_DELAY_MS,
     RATE,
-    SETTLE_THRESHOLD,
-    EchoMatch,
-    SentFrame,
-    echo_match,
-    settled_delay,
+    EchoGuard,
+    EchoGuardSettings,
 )
 from media_controller.frame_clock import FrameClock
 from media_controller.silero_vad import SileroStream
 
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
+RUN_SCORES = 50  # frames of a run whose Silero scores are kept
 
 
 @dataclass(frozen=True)
 class BargeInSettings:
     aggressiveness: int = 2  # webrtcvad mode, as the media-controller's today
-    onset_frames: int = 4  # consecutive voiced 20 ms frames
+    onset_frames: int = 4  # consecutive voiced 20 ms frames (with Silero's confirmation)
     min_rms: float = 300.0  # ≈ −41 dBFS: quieter frames are never speech
-    silero_threshold: float | None = 0.4  # None: no Silero confirmation (0.2 let a cough through)
+    silero_threshold: float | None = 0.5  # None: no Silero confirmation
+    # Silero's chunk is 32 ms. Aligned chunks leave a frame's audio unheard until the next chunk
+    # (+20 ms on a fricative onset); every_frame scores the latest 32 ms at each voiced frame
+    # (chunks overlap: 1.6x the model calls while a run is decided).
+    silero_every_frame: bool = True
+    # Only the run's frames at least this fraction of its loudest frame's RMS count for Silero's
+    # confirmation: a knock is one loud frame and a decaying tail Silero may take for a voiced sound.
+    silero_min_relative_rms: float = 0.5
+    # Silero hears only the frames that passed the other tests (it costs ~1 ms CPU a 32 ms chunk,
+    # webrtcvad ~20 µs a frame), and starts afresh after this long without one.
+    silero_gated: bool = True
+    silero_reset_ms: float = 300.0
     echo_guard: bool = True
     echo_threshold: float = ECHO_THRESHOLD
     echo_min_delay_ms: float = MIN_DELAY_MS
     echo_max_delay_ms: float = MAX_DELAY_MS
     echo_window_ms: float = CALLER_WINDOW_MS
     echo_frame_threshold: float = 0.9  # the last 20 ms frame alone, when the window matched nothing
+    # Before the line's delay settles, a match is echo only at the delay the previous
+    # `echo_consistent_frames` judged frames matched at, ± this (a chance match on the caller's own
+    # onset jumps from delay to delay; an echo's holds); None: at any delay.
+    echo_consistent_ms: float | None = 2.0
+    echo_consistent_frames: int = 1
     # Experimental, off: a frame the echo matches still counts as the caller when its level is this
     # many times the line's echo level (learned from confident matches once the delay settled).
     double_talk_ratio: float | None = None
-    # Silero hears only the frames that passed the other tests (it costs ~1 ms CPU a 32 ms chunk,
-    # webrtcvad ~20 µs a frame), and starts afresh after this long without one.
-    silero_gated: bool = True
-    silero_reset_ms: float = 300.0
     rearm_ms: float = 400.0
+
+    def echo_guard_settings(self) -> EchoGuardSettings:
+        return EchoGuardSettings(
+            threshold=self.echo_threshold,
+            min_delay_ms=self.echo_min_delay_ms,
+            max_delay_ms=self.echo_max_delay_ms,
+            window_ms=self.echo_window_ms,
+            frame_threshold=self.echo_frame_threshold,
+            consistent_ms=self.echo_consistent_ms,
+            consistent_frames=self.echo_consistent_frames,
+            double_talk_ratio=self.double_talk_ratio,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Onset:
     at_ms: float  # arrival of the run's first voiced frame (as media_controller.vad reports it)
     detected_ms: float  # arrival of the frame that decided
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """A voiced caller frame waiting to be judged, with what judging it needs."""
+
+    frame: bytes
+    now_ms: float  # arrival
+    steady_ms: float  # its steady time (the echo guard's placement)
+    window: tuple[bytes, ...]  # the echo window's frames, ending with this one
+    probability: float  # Silero's, when it hears every frame (ungated); else 0 until judged
 
 
 def frame_rms(samples: np.ndarray) -> float:
@@ -78,112 +118,105 @@ class BargeInDetector:
     def __init__(self, settings: BargeInSettings | None = None) -> None:
         self.settings = settings or BargeInSettings()
         self._vad = webrtcvad.Vad(self.settings.aggressiveness)
-        self._silero = SileroStream() if self.settings.silero_threshold is not None else None
-        self._sent: deque[SentFrame] = deque(maxlen=int(self.settings.echo_max_delay_ms // FRAME_MS) + 3)
+        self._silero = (
+            SileroStream(self.settings.silero_every_frame)
+            if self.settings.silero_threshold is not None
+            else None
+        )
+        self._echo = (
+            EchoGuard(self.settings.echo_guard_settings(), FRAME_MS, self.settings.onset_frames)
+            if self.settings.echo_guard
+            else None
+        )
         self._heard: deque[bytes] = deque(maxlen=max(1, round(self.settings.echo_window_ms / FRAME_MS)))
+        self._undecided: list[_Heard] = []  # the current webrtcvad run's frames, not judged yet
         self._run = 0
         self._run_start_ms = 0.0
-        self._run_best_probability = 0.0
+        # (RMS, Silero's probability) of the run's frames, the last second of it (a noise webrtcvad
+        # calls voice may go on for minutes).
+        self._run_scores: deque[tuple[float, float]] = deque(maxlen=RUN_SCORES)
         self._armed = True
         self._last_voiced_ms = -np.inf
-        self._echo_delays: deque[float] = deque(maxlen=10)  # of the recent confident matches
-        self.echo_delay_ms: float | None = None  # the line's, once settled
-        self._echo_gains: deque[float] = deque(maxlen=25)  # caller / bot level of confident matches
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
-        # Both streams are contiguous audio: the echo guard places them by steady frame times.
-        self._bot_clock = FrameClock()
         self._caller_clock = FrameClock()
+
+    @property
+    def echo_delay_ms(self) -> float | None:
+        """The line's echo delay, once settled."""
+        return self._echo.delay_ms if self._echo is not None else None
 
     def bot_sent(self, frame: bytes, at_ms: float, rate: int = RATE) -> None:
         """`frame`: s16le PCM at `rate` the media plane sent towards the caller at `at_ms`."""
-        self._sent.append(SentFrame(self._bot_clock.at(at_ms), pcm=frame, rate=rate))
-
-    def _bot_recently_sent(self, now_ms: float) -> bool:
-        return (
-            bool(self._sent) and now_ms - self._sent[-1].at_ms <= self.settings.echo_max_delay_ms + FRAME_MS
-        )
-
-    def _is_bot_echo(self, now_ms: float) -> bool:
-        if not (self.settings.echo_guard and self._bot_recently_sent(now_ms)):
-            return False
-        heard = np.frombuffer(b"".join(self._heard), dtype=np.int16)
-        match = self._match(heard, now_ms, self.echo_delay_ms)
-        if match.correlation < self.settings.echo_threshold and self.echo_delay_ms is not None:
-            # The line's delay can move (a gateway's jitter buffer adapts): search it all again.
-            match = self._match(heard, now_ms, None)
-        if match.correlation < self.settings.echo_threshold:
-            # A window across a jump of the line's delay matches no single delay: the last frame
-            # alone may, but one frame of unrelated speech matches by chance at 0.6-0.7, so it
-            # must match much better.
-            frame = self._match(heard[-FRAME_SAMPLES:], now_ms, None)
-            if frame.correlation >= self.settings.echo_frame_threshold:
-                return True
-        if match.correlation >= SETTLE_THRESHOLD:
-            self._echo_delays.append(match.delay_ms)
-            self.echo_delay_ms = settled_delay(self._echo_delays) or self.echo_delay_ms
-            if self.echo_delay_ms is not None:
-                self._echo_gains.append(match.level_ratio)
-        if match.correlation < self.settings.echo_threshold:
-            return False
-        ratio = self.settings.double_talk_ratio
-        if ratio is not None and len(self._echo_gains) >= 5:
-            # Louder than the line's echo of that bot audio can be: the caller is talking over it.
-            return match.level_ratio < ratio * float(np.median(self._echo_gains))
-        return True
-
-    def _match(self, heard: np.ndarray, now_ms: float, around_delay_ms: float | None) -> EchoMatch:
-        return echo_match(
-            self._sent,
-            heard,
-            now_ms,
-            self.settings.echo_min_delay_ms,
-            self.settings.echo_max_delay_ms,
-            around_delay_ms=around_delay_ms,
-        )
-
-    def _voiced(self, frame: bytes, now_ms: float, voiced: bool | None) -> bool:
-        if voiced is None:
-            samples = np.frombuffer(frame, dtype=np.int16)
-            voiced = frame_rms(samples) >= self.settings.min_rms and self._vad.is_speech(frame, RATE)
-        if not voiced:
-            return False
-        if self._is_bot_echo(now_ms):
-            self.echo_frames += 1
-            return False
-        return True
-
-    def _speech_probability(self, frame: bytes, voiced: bool, now_ms: float) -> float:
-        if self._silero is None:
-            return 1.0
-        if not self.settings.silero_gated:
-            return self._silero.push(np.frombuffer(frame, dtype=np.int16))
-        if not voiced:
-            return 0.0
-        if now_ms - self._last_voiced_ms > self.settings.silero_reset_ms:
-            self._silero.reset()
-        return self._silero.push(np.frombuffer(frame, dtype=np.int16))
+        if self._echo is not None:
+            self._echo.bot_sent(frame, at_ms, rate)
 
     def push(self, caller_frame: bytes, now_ms: float, voiced: bool | None = None) -> Onset | None:
         """`caller_frame`: 20 ms of 16 kHz s16le PCM, arrived at `now_ms` (monotonic ms). `voiced`:
         the floor-and-webrtcvad answer for this frame when the caller already has it (None: ask)."""
+        steady_ms = self._caller_clock.at(now_ms)
         self._heard.append(caller_frame)
-        voiced = self._voiced(caller_frame, self._caller_clock.at(now_ms), voiced)
-        probability = self._speech_probability(caller_frame, voiced, now_ms)
+        if voiced is None:
+            samples = np.frombuffer(caller_frame, dtype=np.int16)
+            voiced = frame_rms(samples) >= self.settings.min_rms and self._vad.is_speech(caller_frame, RATE)
+        probability = 0.0
+        if self._silero is not None and not self.settings.silero_gated:
+            probability = self._silero.push(np.frombuffer(caller_frame, dtype=np.int16))
         if not voiced:
-            self._run = 0
-            if not self._armed and now_ms - self._last_voiced_ms >= self.settings.rearm_ms:
-                self._armed = True
+            self._undecided.clear()
+            self._unvoiced(now_ms)
             return None
+        self._undecided.append(_Heard(caller_frame, now_ms, steady_ms, tuple(self._heard), probability))
+        # Held while the run could not stop the bot even with the next frame; judged one frame
+        # before it could, so the frame that decides carries its own work only.
+        if self._armed and self._run + len(self._undecided) < self.settings.onset_frames - 1:
+            return None
+        onset = None
+        for heard in self._undecided:
+            onset = self._judge(heard) or onset
+        self._undecided.clear()
+        return onset
+
+    def _unvoiced(self, now_ms: float) -> None:
+        self._run = 0
+        if not self._armed and now_ms - self._last_voiced_ms >= self.settings.rearm_ms:
+            self._armed = True
+
+    def _judge(self, heard: _Heard) -> Onset | None:
+        """A frame webrtcvad and the floor call voice: the echo guard's and Silero's say."""
+        if self._echo is not None:
+            window = np.frombuffer(b"".join(heard.window), dtype=np.int16)
+            if self._echo.is_echo(window, heard.steady_ms, FRAME_SAMPLES):
+                self.echo_frames += 1
+                self._unvoiced(heard.now_ms)
+                return None
+        probability = self._speech_probability(heard)
         if self._run == 0:
-            self._run_start_ms = now_ms
-            self._run_best_probability = 0.0
+            self._run_start_ms = heard.now_ms
+            self._run_scores.clear()
         self._run += 1
-        self._last_voiced_ms = now_ms
-        self._run_best_probability = max(self._run_best_probability, probability)
+        self._last_voiced_ms = heard.now_ms
+        self._run_scores.append((frame_rms(np.frombuffer(heard.frame, dtype=np.int16)), probability))
         if not self._armed or self._run < self.settings.onset_frames:
             return None
         threshold = self.settings.silero_threshold
-        if threshold is not None and self._run_best_probability < threshold:
+        if threshold is not None and self._run_best_probability() < threshold:
             return None
         self._armed = False
-        return Onset(self._run_start_ms, now_ms)
+        return Onset(self._run_start_ms, heard.now_ms)
+
+    def _run_best_probability(self) -> float:
+        """Silero's best score in the run (its last second), over the frames loud enough next to its
+        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound)."""
+        floor = self.settings.silero_min_relative_rms * max(rms for rms, _ in self._run_scores)
+        return max((p for rms, p in self._run_scores if rms >= floor), default=0.0)
+
+    def _speech_probability(self, heard: _Heard) -> float:
+        if self._silero is None:
+            return 1.0
+        if not self.settings.silero_gated:
+            return heard.probability
+        if not self._armed:  # nothing to decide until it re-arms
+            return 0.0
+        if heard.now_ms - self._last_voiced_ms > self.settings.silero_reset_ms:
+            self._silero.reset()
+        return self._silero.push(np.frombuffer(heard.frame, dtype=np.int16))

@@ -28,11 +28,14 @@ def barge_in_detector(settings: BargeIn, onset_frames: int) -> BargeInDetector:
             onset_frames=onset_frames,
             silero_threshold=settings.silero_threshold or None,
             silero_reset_ms=settings.silero_reset_ms,
+            silero_every_frame=settings.silero_every_frame,
+            silero_min_relative_rms=settings.silero_min_relative_rms,
             echo_guard=settings.echo_guard,
             echo_threshold=settings.echo_threshold,
             echo_frame_threshold=settings.echo_frame_threshold,
             echo_min_delay_ms=settings.echo_min_delay_ms,
             echo_max_delay_ms=settings.echo_max_delay_ms,
+            echo_consistent_ms=settings.echo_consistent_ms or None,
             rearm_ms=settings.rearm_ms,
         )
     )

@@ -51,14 +51,21 @@ class BargeIn(BaseSettings):
     model_config = _section(PREFIX + "BARGE_IN_")
 
     # Silero's speech probability (0..1) a voiced run must reach; 0 turns the confirmation off.
-    silero_threshold: float = Field(default=0.4, ge=0, le=1)
+    silero_threshold: float = Field(default=0.5, ge=0, le=1)
     silero_reset_ms: float = Field(default=300.0, ge=20)  # Silero starts afresh after this unvoiced
+    # Score the latest 32 ms at every voiced frame (false: whole 32 ms chunks, up to a chunk later).
+    silero_every_frame: bool = True
+    # A frame's score counts only at this fraction of the run's loudest frame (a knock's tail).
+    silero_min_relative_rms: float = Field(default=0.5, ge=0, le=1)
     echo_guard: bool = True
     echo_threshold: float = Field(default=0.6, gt=0, le=1)  # |NCC| with the bot's output: its echo
     # The last 20 ms frame alone, when the 60 ms window matched no delay (the line's delay jumped).
     echo_frame_threshold: float = Field(default=0.9, gt=0, le=1)
     echo_min_delay_ms: float = Field(default=40.0, ge=0)  # the round trip the guard searches ...
     echo_max_delay_ms: float = Field(default=250.0, gt=0, le=1000)  # ... caller-leg clock, both ways
+    # Before the line's delay settles, a match is echo only at the previous frame's delay ± this
+    # (a chance match on the caller's own onset jumps); 0: at any delay.
+    echo_consistent_ms: float = Field(default=2.0, ge=0)
     rearm_ms: float = Field(default=400.0, ge=0)  # unvoiced time before the next onset may stop the bot
     # The service's AudioLevelObserver stops the bot on its own (it hears noise and echo as loud
     # as speech): off, its reports are only counted.

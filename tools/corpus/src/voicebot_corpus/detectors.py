@@ -73,11 +73,18 @@ class SileroOnly:
         return None
 
 
+FIRST_CHOICE = BargeInSettings(
+    silero_threshold=0.4, silero_every_frame=False, silero_min_relative_rms=0.0, echo_consistent_ms=None
+)
+
 DETECTORS: dict[str, Callable[[], Detector]] = {
     "today_webrtcvad": TodaysRule,
     "silero": SileroOnly,
     "webrtcvad+echo_guard": lambda: BargeInDetector(BargeInSettings(silero_threshold=None)),
     "webrtcvad+silero": lambda: BargeInDetector(BargeInSettings(echo_guard=False)),
     "webrtcvad+silero+echo_guard": BargeInDetector,
+    # The rule as first chosen, for comparison (docs/turn-taking.md, "Latency"): Silero on whole
+    # 32 ms chunks at 0.4 and on every frame of the run, an echo match at any delay.
+    "webrtcvad+silero(chunks)+echo_guard": lambda: BargeInDetector(FIRST_CHOICE),
     "webrtcvad+silero(ungated)+echo_guard": lambda: BargeInDetector(BargeInSettings(silero_gated=False)),
 }
