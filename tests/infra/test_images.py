@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.images import chroot_proc, image_config, image_exists, mount_image, unmount_image
-from tests.support.procs import free_port, http_ok, port_open, wait_until
+from tests.support.procs import Proc, free_port, http_ok, port_open, wait_until
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("VOICEBOT_TEST_IMAGES") != "1", reason="image test: run `make test-images`"
@@ -27,6 +27,15 @@ VERSION = "0.1.0"
 def health(port: int, path: str = "/healthz") -> tuple[int, str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
         return resp.status, resp.read().decode()
+
+
+def wait_healthy(proc: Proc, port: int, what: str, timeout: float = 60) -> str:
+    """Until `what` answers /healthz on `port` (or dies: then its output is the failure); the body."""
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(), timeout, what)
+    assert proc.alive(), proc.output()
+    status, body = health(port)
+    assert status == 200, body
+    return body
 
 
 @pytest.fixture
@@ -52,12 +61,7 @@ def run_image(tmp_path: Path) -> Iterator:
 def test_call_api_image_answers_healthz(run_image) -> None:
     port = free_port()
     proc = run_image("call-api", {"CALL_API_BIND": f"127.0.0.1:{port}", "CALL_API_WORKERS": "1"})
-    wait_until(
-        lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(), 90, "call-api /healthz"
-    )
-    assert proc.alive(), proc.output()
-    status, _ = health(port)
-    assert status == 200
+    wait_healthy(proc, port, "call-api /healthz", timeout=90)
 
 
 def test_media_controller_image_answers_healthz(run_image) -> None:
@@ -72,14 +76,7 @@ def test_media_controller_image_answers_healthz(run_image) -> None:
             "MEDIA_CONTROLLER_MEDIASOUP_SECRET": secrets.token_hex(32),
         },
     )
-    wait_until(
-        lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or not proc.alive(),
-        60,
-        "media-controller /healthz",
-    )
-    assert proc.alive(), proc.output()
-    status, _ = health(port)
-    assert status == 200
+    wait_healthy(proc, port, "media-controller /healthz")
 
 
 def test_sip_gateway_image_answers_healthz(run_image) -> None:
@@ -93,14 +90,8 @@ def test_sip_gateway_image_answers_healthz(run_image) -> None:
             "SIP_GATEWAY_HEALTH_PORT": str(health_port),
         },
     )
-    wait_until(
-        lambda: http_ok(f"http://127.0.0.1:{health_port}/healthz") or not proc.alive(),
-        60,
-        "sip-gateway /healthz",
-    )
-    assert proc.alive(), proc.output()
-    status, body = health(health_port)
-    assert status == 200 and json.loads(body)["status"] == "ok", body  # its SIP stack's thread runs
+    body = wait_healthy(proc, health_port, "sip-gateway /healthz")
+    assert json.loads(body)["status"] == "ok", body  # its SIP stack's thread runs
 
 
 def test_sip_edge_image_renders_its_config_and_listens(run_image) -> None:
