@@ -38,6 +38,7 @@ class CallerTap:
         flood_guard: TokenBucket | None = None,
         on_digit: Callable[[DigitPressed], None] | None = None,
         on_voice: Callable[[bytes, float, bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
         self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
@@ -48,6 +49,7 @@ class CallerTap:
         self.on_digit = on_digit or (lambda digit: None)
         self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced)
         self.log = logger or log
+        self.clock = clock  # monotonic seconds: the frames' arrival stamps (a benchmark's is fake)
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
         self.payload_type: int | None = None
         self.codec: CodecSpec = OPUS
@@ -125,6 +127,7 @@ class CallerTap:
         self._play(self._reorder.flush())
 
     def _play(self, packets: list[RtpPacket]) -> None:
+        ready: list[bytes] = []  # whole frames decoded while nothing was pending: no copying
         for packet in packets:
             if self._last_sequence is not None:
                 lost = (packet.sequence - self._last_sequence - 1) & 0xFFFF
@@ -137,22 +140,32 @@ class CallerTap:
                 continue
             self._digits(self._dtmf.audio_resumed())
             try:
-                self._pcm += self._decoder.decode(packet.payload)
+                pcm = self._decoder.decode(packet.payload)
             except (av.error.FFmpegError, ValueError) as exc:
                 self.log.debug("dropping an undecodable caller packet", extra={"error": str(exc)})
                 continue
-        now_ms = time.monotonic() * 1000
-        while len(self._pcm) >= CALLER_FRAME_BYTES:
-            frame = bytes(self._pcm[:CALLER_FRAME_BYTES])
-            del self._pcm[:CALLER_FRAME_BYTES]
-            self.frames += 1
-            self.on_frame(frame)
-            change = self.detector.feed(frame, now_ms)
-            if change is not None:
-                self.on_speech(change)
-            if self.on_voice is not None:
-                self.on_voice(frame, now_ms, self.detector.last_voiced)
+            if self._pcm or len(pcm) != CALLER_FRAME_BYTES:
+                self._pcm += pcm
+            else:
+                ready.append(pcm)
+        now_ms = self.clock() * 1000
+        for frame in ready:
+            self._frame(frame, now_ms)
+        pending = self._pcm
+        while len(pending) >= CALLER_FRAME_BYTES:
+            frame = bytes(pending[:CALLER_FRAME_BYTES])
+            del pending[:CALLER_FRAME_BYTES]
+            self._frame(frame, now_ms)
         self._watch_silence()
+
+    def _frame(self, frame: bytes, now_ms: float) -> None:
+        self.frames += 1
+        self.on_frame(frame)
+        change = self.detector.feed(frame, now_ms)
+        if change is not None:
+            self.on_speech(change)
+        if self.on_voice is not None:
+            self.on_voice(frame, now_ms, self.detector.last_voiced)
 
     def _digits(self, pressed: list[DigitPressed]) -> None:
         for digit in pressed:
@@ -178,6 +191,6 @@ class CallerTap:
             self._silence_timer = loop.call_at(self._silence_deadline, self._silence_elapsed)
             return
         self._silence_timer = None
-        change = self.detector.timeout(time.monotonic() * 1000)
+        change = self.detector.timeout(self.clock() * 1000)
         if change is not None:
             self.on_speech(change)

@@ -29,6 +29,9 @@ class ReorderBuffer(Generic[T]):
         if self._next is None:
             self._next = sequence
         extended = self._extend(sequence)
+        if extended == self._next and not self._held:  # the usual case: in order, nothing waiting
+            self._next += 1
+            return [item]
         if abs(extended - self._next) > _RESTART_GAP:
             ready = self.flush()
             self._next = sequence

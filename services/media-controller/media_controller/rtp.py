@@ -1,14 +1,13 @@
 """RTP (RFC 3550) fixed header: just what an Opus audio stream needs."""
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HEADER = struct.Struct("!BBHII")
 RTP_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class RtpPacket:
+class RtpPacket(NamedTuple):  # a tuple: half the cost of a frozen dataclass, once per caller packet
     payload_type: int
     sequence: int
     timestamp: int
