@@ -1,7 +1,10 @@
 """G.711 (PCMU = μ-law, PCMA = A-law): PCM s16le mono at any rate ⇄ 20 ms payloads at 8 kHz (160
 samples, one byte each). G.711 is a fixed map of each sample, so both directions are numpy table
 look-ups; the tables are PyAV's own pcm_mulaw / pcm_alaw codecs run once over every value (the
-same bytes as encoding frame by frame, at the cost of one array index). Resampling is PyAV's."""
+same bytes as encoding frame by frame, at the cost of one array index). Resampling to 8 kHz for the
+encoder is PyAV's; the caller's 8 kHz decoded to 16 kHz is a fixed 2x interpolation (`upsample.py`):
+PyAV's resampler cost more per 20 ms payload than the decoding, and it held 2 ms back, so every
+caller frame waited for the next packet."""
 
 import functools
 from typing import Literal
@@ -10,6 +13,7 @@ import av
 import numpy as np
 
 from media_controller.pcm_frames import FrameEncoder, frame_bytes, s16_frame_of
+from media_controller.upsample import Upsampler2x
 
 G711_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
@@ -57,24 +61,19 @@ class G711Encoder(FrameEncoder):
 
 
 class G711Decoder:
-    """G.711 payloads (any length) → PCM s16le mono at `output_rate`."""
+    """G.711 payloads (any length) → PCM s16le mono at `output_rate` (8 kHz, or 16 kHz: twice the
+    samples of each payload, none held back)."""
 
     def __init__(self, codec: G711Codec, output_rate: int = 16000) -> None:
+        if output_rate not in (G711_RATE, 2 * G711_RATE):
+            raise ValueError(f"G.711 decodes to 8 or 16 kHz, not {output_rate}")
         self._table = decode_table(codec)
-        self._output_rate = output_rate
-        self._resampler = (
-            None
-            if output_rate == G711_RATE
-            else av.AudioResampler(format="s16", layout="mono", rate=output_rate)
-        )
+        self._upsampler = Upsampler2x() if output_rate != G711_RATE else None
 
     def decode(self, payload: bytes) -> bytes:
         if not payload:
             return b""
-        pcm = self._table[np.frombuffer(payload, dtype=np.uint8)].tobytes()
-        if self._resampler is None:
-            return pcm
-        out = bytearray()
-        for resampled in self._resampler.resample(s16_frame_of(pcm, G711_RATE)):
-            out += frame_bytes(resampled)
-        return bytes(out)
+        samples = self._table[np.frombuffer(payload, dtype=np.uint8)]
+        if self._upsampler is None:
+            return samples.tobytes()
+        return self._upsampler.upsample(samples)
