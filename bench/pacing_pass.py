@@ -1,7 +1,7 @@
 """media.pacing_pass: the CPU of the bot leg's pacing alone, per bot packet: N players (the
 controller's own Player, RtpSender, PacingClock and shared encoding, real encoders) each sending an
 endless playback fed like a streaming TTS (200 ms PCM pieces kept ~1 s ahead, the same speech in
-every stream, as in media.capacity), over real UDP sockets to a local sink nobody reads, each sent
+every stream, as in media.capacity, by one task for all), over real UDP sockets to a local sink nobody reads, each sent
 frame handed to a real barge-in detector's `bot_sent` (the echo guard), as the caller leg does.
 
 Each measurement runs in a process of its own (`python -m bench.pacing_pass STREAMS SECONDS
@@ -71,21 +71,29 @@ async def _measure(streams: int, seconds: float, codec_name: str) -> dict[str, A
     chunk = int(audio.RATE * FEED_CHUNK_S) * 2
     stop = asyncio.Event()
 
-    async def feed(player: Player, n: int) -> None:
-        await asyncio.sleep(random.random() * 0.020)  # sessions start at any time: due times spread
-        player.start(f"s{n}", audio.RATE)
-        started, fed_s, position = time.monotonic(), 0.0, 0
+    async def feed() -> None:
+        """Every stream the same speech, FEED_CHUNK_S at a time, ~1 s ahead: one task for all of
+        them (a task per stream would measure its own wake-ups, not the pass)."""
+        loop = asyncio.get_running_loop()
+        ahead = int(audio.RATE * FEED_AHEAD_S) * 2
+        for n, player in enumerate(players):  # sessions start at any time: due times spread over 20 ms
+            player.start(f"s{n}", audio.RATE)
+            loop.call_later(random.random() * 0.020, player.feed, pcm[:ahead])
+        await asyncio.sleep(0.020)  # every stream has its first second before the rest follows
+        started, fed_s, position = time.monotonic(), 0.0, ahead
         while not stop.is_set():
-            if fed_s < time.monotonic() - started + FEED_AHEAD_S:
+            if fed_s < time.monotonic() - started:
                 if position + chunk > len(pcm):
                     position = 0
-                player.feed(pcm[position : position + chunk])
+                piece = pcm[position : position + chunk]
+                for player in players:
+                    player.feed(piece)
                 position += chunk
                 fed_s += FEED_CHUNK_S
                 continue
             await asyncio.sleep(FEED_CHUNK_S)
 
-    feeders = [asyncio.create_task(feed(player, n)) for n, player in enumerate(players)]
+    feeder = asyncio.create_task(feed())
     await asyncio.sleep(WARMUP_S)
     clock, encoding = process_clock(), process_encoding()
     sent0, passes0 = sum(p.sender.packets_sent for p in players), clock.passes
@@ -95,7 +103,7 @@ async def _measure(streams: int, seconds: float, codec_name: str) -> dict[str, A
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     sent = sum(p.sender.packets_sent for p in players) - sent0
     stop.set()
-    await asyncio.gather(*feeders)
+    await feeder
     for player in players:
         player.close()
     sink.close()
