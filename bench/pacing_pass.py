@@ -1,8 +1,9 @@
 """media.pacing_pass: the CPU of the bot leg's pacing alone, per bot packet: N players (the
 controller's own Player, RtpSender, PacingClock and shared encoding, real encoders) each sending an
 endless playback fed like a streaming TTS (200 ms PCM pieces kept ~1 s ahead, the same speech in
-every stream, as in media.capacity, by one task for all), over real UDP sockets to a local sink nobody reads, each sent
-frame handed to a real barge-in detector's `bot_sent` (the echo guard), as the caller leg does.
+every stream, as in media.capacity, by one task for all), over real UDP sockets to a local sink
+nobody reads, each sent frame handed to a real barge-in detector's `bot_sent` (the echo guard), as
+the caller leg does.
 
 Each measurement runs in a process of its own (`python -m bench.pacing_pass STREAMS SECONDS
 CODEC`, one JSON line out): its CPU time over a window ÷ the packets sent in it. With
