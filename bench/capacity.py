@@ -10,14 +10,18 @@ p99 |gap − 20 ms| ≤ 10 ms and < 1 % of the packets are missing; the figure i
 to which every step passed. The ramp always goes up to 100 sessions, then stops at the first
 failing step, or earlier once ≥ 5 % of the bot audio is missing (overloaded).
 
-The gateway side runs in LOAD_PROCESSES processes of its own (capacity_load.py), so it is not
-what breaks first; its CPU is reported per step beside the controllers', the mediasoup workers',
-the Node services' and this process's. BENCH_PROFILE=<dir>: a py-spy profile of every controller
-during every window (collapsed stacks, `py-spy record --format raw`)."""
+The gateway side runs in processes of its own (capacity_load.py), so it is not what breaks first:
+BENCH_LOAD_PROCESSES, by default one per SESSIONS_PER_LOAD_PROCESS of the ramp's largest step (at
+least max(2, cores)); its CPU is reported per step beside the controllers', the mediasoup
+workers', the Node services' and this process's, and a step whose busiest load process neared a
+core (LOAD_BUSY_PCT) is flagged: there the load generator may have been what broke.
+BENCH_PROFILE=<dir>: a py-spy profile of every controller and load process during every window
+(collapsed stacks, `py-spy record --format raw`)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import shutil
@@ -46,7 +50,11 @@ OVERLOADED_MISSING = 0.05  # this much bot audio missing: stop the ramp
 REPORT_AT = (10, 50, 100)  # steps always measured (CPU%, RSS), even past a failing one
 SETTLE_S = 3.0
 CORES = os.cpu_count() or 1
-LOAD_PROCESSES = int(os.environ.get("BENCH_LOAD_PROCESSES", str(max(2, CORES))))
+LOAD_PROCESSES = os.environ.get("BENCH_LOAD_PROCESSES")  # default: load_processes(the ramp)
+# A load process (one event loop) took ~10 % of a core per 50 sessions (2026-12-01): 100 each keeps
+# the busiest well below a core, where its own lateness would show as the controllers'.
+SESSIONS_PER_LOAD_PROCESS = 100
+LOAD_BUSY_PCT = 70.0  # of a core: the load process is near what would break first
 CONTROLLER_ENV = {"MEDIA_CONTROLLER_MAX_SESSIONS": "2000"}  # the bench finds the limit itself
 PROFILE_DIR = os.environ.get("BENCH_PROFILE")
 PROJECTION_HEADROOM = 0.7  # of the node's cores the media plane may take in the projection
@@ -73,17 +81,24 @@ def configs() -> list[Config]:
     return [Config(codec, count) for count in counts for codec in ("opus", "pcmu")]
 
 
+def load_processes(steps: list[int]) -> int:
+    """How many load processes the ramp needs: BENCH_LOAD_PROCESSES, else enough for its largest step."""
+    if LOAD_PROCESSES:
+        return int(LOAD_PROCESSES)
+    return max(2, CORES, math.ceil(max(steps, default=0) / SESSIONS_PER_LOAD_PROCESS))
+
+
 class LoadProcesses:
     """The load generator's processes, each driven over its own pipe."""
 
-    def __init__(self, node: MediaNode, codec: str) -> None:
+    def __init__(self, node: MediaNode, codec: str, count: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[Any] = []
-        for index in range(LOAD_PROCESSES):
+        for index in range(count):
             ours, theirs = context.Pipe()
             config = capacity_load.LoadConfig(
-                index, LOAD_PROCESSES, tuple(node.controller_urls), node.stacks[0].api_secret, codec
+                index, count, tuple(node.controller_urls), node.stacks[0].api_secret, codec
             )
             process = context.Process(target=capacity_load.main, args=(theirs, config), daemon=True)
             process.start()
@@ -142,7 +157,7 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
         workers_per_controller=workers,
         controller_env=CONTROLLER_ENV,
     )
-    load = LoadProcesses(node, config.codec)
+    load = LoadProcesses(node, config.codec, load_processes(steps))
     try:
         for target in steps:
             began = time.monotonic()
@@ -203,9 +218,12 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                 "ok": ok,
                 # One load process is one event loop: near 100 % of a core it is what breaks first.
                 "load_cpu_pct_busiest_process": busiest_load,
+                "load_near_a_core": busiest_load >= LOAD_BUSY_PCT,
+                "load_cpu_us_per_packet": round(usage["load"] / 100 / (sessions * 100) * 1e6, 1),
                 "host_loadavg_1m": host_load,
             }
             out["steps"].append(step)
+            near_a_core = ", NEAR A CORE" if step["load_near_a_core"] else ""
             out["rows"].append(
                 [
                     sessions,
@@ -220,7 +238,7 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                     round(per_packet_us, 1),
                     usage["worker"],
                     usage["service"],
-                    f"{usage['load']} (≤ {busiest_load} each)",
+                    f"{usage['load']} (≤ {busiest_load} each{near_a_core})",
                     memory["controller"],
                     memory["worker"],
                     memory["load"],
@@ -298,7 +316,7 @@ async def capacity(ctx: BenchContext) -> Result:
             "codec": primary.codec,
             "controllers": primary.controllers,
             "mediasoup_workers_per_controller": max(1, CORES // primary.controllers),
-            "load_processes": LOAD_PROCESSES,
+            "load_processes": load_processes(steps),
             "steps": [],
             "ramps": {},
         }
@@ -317,6 +335,9 @@ async def capacity(ctx: BenchContext) -> Result:
         }
         ended = " (ramp ended)" if ramped["passed"] == steps[-1] else ""
         busiest_host = max((step["host_loadavg_1m"] for step in ramped["steps"]), default=0.0)
+        load_bound = [step["sessions"] for step in ramped["steps"] if step["load_near_a_core"]]
+        if load_bound:  # the gateway side's own lateness may be in these steps' figures
+            ended += f" (a load process near a core at {', '.join(map(str, load_bound))} sessions)"
         if busiest_host > CORES:  # other work took the cores: the figure is this host's, not the node's
             ended += f" (host load up to {busiest_host:.1f} on {CORES} cores)"
         if config == primary:

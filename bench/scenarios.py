@@ -10,6 +10,7 @@ MODULES = [
     "caller_tap",
     "security",
     "capacity",
+    "pacing_pass",
     "call",
     "sip",
     "false_barge_in",

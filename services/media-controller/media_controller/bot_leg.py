@@ -53,8 +53,19 @@ class BotLeg:
         self._speaking_changed = asyncio.Event()
         self._unmatched_pcm_logged = False
         self._speaking_sync: asyncio.Task[None] | None = None
-        # Each PCM frame as its packet leaves, with its sample rate (the caller leg's echo guard).
-        self.on_audio_sent: SentCallback = lambda pcm, rate: None
+        self._on_audio_sent: SentCallback = lambda pcm, rate: None
+
+    @property
+    def on_audio_sent(self) -> SentCallback:
+        """Each PCM frame as its packet leaves, with its sample rate (the caller leg's echo guard)."""
+        return self._on_audio_sent
+
+    @on_audio_sent.setter
+    def on_audio_sent(self, callback: SentCallback) -> None:
+        # Handed to the player itself (not called through a lambda of ours): once per packet.
+        self._on_audio_sent = callback
+        if self.player is not None:
+            self.player.on_sent = callback
 
     @property
     def producer_id(self) -> str:
@@ -72,7 +83,7 @@ class BotLeg:
             on_started=self._started,
             on_finished=self._finished,
             codec=codec,
-            on_sent=lambda pcm, rate: self.on_audio_sent(pcm, rate),
+            on_sent=self._on_audio_sent,
         )
         produced = await self.call.request(
             "produce",

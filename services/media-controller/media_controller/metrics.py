@@ -27,6 +27,9 @@ CALLER_FRAMES_DROPPED = Counter(
     "media_caller_frames_dropped_total", "Caller audio frames dropped (slow consumer)"
 )
 DTMF_DIGITS = Counter("media_dtmf_digits_total", "RFC 4733 DTMF digits detected in callers' RTP")
+BOT_RTP_SEND_ERRORS = Counter(
+    "media_bot_rtp_send_errors_total", "Bot RTP packets the socket refused (dropped; the stream goes on)"
+)
 CALLER_RTP_DROPPED = Counter(
     "media_caller_rtp_dropped_total", "Caller RTP packets dropped above the per-call rate limit (a flood)"
 )

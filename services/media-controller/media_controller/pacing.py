@@ -9,11 +9,11 @@ of streams) at the price of that much jitter, well inside a receiver's jitter bu
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
 import weakref
 from collections.abc import Callable
+from heapq import heappop, heappush
 
 COALESCE_SECONDS = 0.002
 
@@ -59,7 +59,7 @@ class PacingClock:
         return sum(1 for _, _, wakeup in self._heap if not wakeup.cancelled)
 
     def _push(self, at: float, wakeup: Wakeup) -> None:
-        heapq.heappush(self._heap, (at, next(self._order), wakeup))
+        heappush(self._heap, (at, next(self._order), wakeup))
         if at < self._timer_at:
             self._arm(at)
 
@@ -74,9 +74,9 @@ class PacingClock:
         self.passes += 1
         now = self._loop.time()
         horizon = now + COALESCE_SECONDS
-        heap = self._heap
+        heap, order = self._heap, self._order  # locals: this loop runs once per packet
         while heap and heap[0][0] <= horizon:
-            _, _, wakeup = heapq.heappop(heap)
+            wakeup = heappop(heap)[2]
             if wakeup.cancelled:
                 continue
             try:
@@ -85,9 +85,9 @@ class PacingClock:
                 log.exception("paced stream failed")
                 continue
             if again is not None and not wakeup.cancelled:
-                heapq.heappush(heap, (again, next(self._order), wakeup))
+                heappush(heap, (again, next(order), wakeup))
         while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
+            heappop(heap)
         if heap:
             self._arm(heap[0][0])
 

@@ -9,6 +9,7 @@ pacer, through the process's shared encoding (`shared_encoding.py`: audio anothe
 played is not encoded again)."""
 
 import enum
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,8 @@ class PlaybackState(enum.Enum):
     STOPPED = "stopped"
 
 
+_DONE = frozenset({PlaybackState.FINISHED, PlaybackState.STOPPED})
+
 PLAYBACK_STATES = StateTable(
     "playback",
     {
@@ -47,15 +50,26 @@ PLAYBACK_STATES = StateTable(
 
 class Playback:
     def __init__(
-        self, stream_id: str, sample_rate: int, chain: Slice, *, interruptible: bool = False
+        self,
+        stream_id: str,
+        sample_rate: int,
+        chain: Slice,
+        make_encoder: Callable[[], AudioEncoder],
+        *,
+        interruptible: bool = False,
     ) -> None:
         self.stream_id = stream_id
         self.sample_rate = sample_rate
         self.interruptible = interruptible  # the controller stops it itself on barge-in
         self._state = StateHolder(PLAYBACK_STATES, PlaybackState.WAITING)
+        # Kept with the state (not derived on each read): the pacer asks for every packet.
+        self.done = False  # finished or stopped
+        self.playing = False  # its audio is being sent
         self.chain = chain  # the last slice encoded (shared_encoding)
+        self.make_encoder = make_encoder  # for a slice nobody encoded yet
         self.played: list[Slice] = []  # every slice taken, given back when the stream closes
         self.slice_bytes = int(sample_rate * SLICE_SECONDS) * 2
+        self.frame_bytes = int(sample_rate * FRAME_SECONDS) * 2
         self.packets: deque[bytes] = deque()
         self.pcm = bytearray()  # received, not yet encoded
         self.sent_pcm: deque[bytes] = deque()  # encoded, not yet sent: 20 ms frames, for on_sent
@@ -73,10 +87,8 @@ class Playback:
 
     def move(self, new: PlaybackState) -> None:
         self._state.advance(new)
-
-    @property
-    def done(self) -> bool:
-        return self.state in (PlaybackState.FINISHED, PlaybackState.STOPPED)
+        self.done = new in _DONE
+        self.playing = new is PlaybackState.PLAYING
 
     @property
     def played_ms(self) -> int:
@@ -125,14 +137,15 @@ class Player:
     def active(self) -> Playback | None:
         """The stream whose audio is being sent (None between streams or before the first packet)."""
         current = self.current
-        return current if current is not None and current.state is PlaybackState.PLAYING else None
+        return current if current is not None and current.playing else None
 
     def start(self, stream_id: str, sample_rate: int, *, interruptible: bool = False) -> Playback:
         if self.current is not None and not self.current.done:
             self.stop(None)
         parameters = f"{self.codec.name}/{sample_rate}/{self.bitrate}/{self.complexity}"
         chain = self._encoding.start(parameters)
-        playback = Playback(stream_id, sample_rate, chain, interruptible=interruptible)
+        make_encoder = functools.partial(self.codec.encoder, sample_rate, self.bitrate, self.complexity)
+        playback = Playback(stream_id, sample_rate, chain, make_encoder, interruptible=interruptible)
         self.current = playback
         return playback
 
@@ -174,12 +187,43 @@ class Player:
         if self._wakeup is None:
             clock = self.clock
             at = clock.time() if playback.due is None else playback.due
-            self._wakeup = clock.schedule(at, lambda now: self._due(playback, now))
+            self._wakeup = clock.schedule(at, functools.partial(self._due, playback))
 
     def _due(self, playback: Playback, now: float) -> float | None:
-        """The clock's call when `playback`'s next packet is due: send it; when the next one is due."""
+        """The clock's call when `playback`'s next packet is due: send it; when the next one is due.
+        (One function, its locals bound once: the clock calls it for every packet of every stream.)"""
         try:
-            return self._send_due(playback, now)
+            if playback.done or playback is not self.current:
+                return None  # released already (its wake-up was cancelled): nothing to send
+            packets = playback.packets
+            if not packets:
+                self._encode_ahead(playback, starving=True)
+                now = self.clock.time()  # encoding takes time (a new encoder: milliseconds)
+                if not packets:
+                    self._wakeup = None  # until more PCM, or the end
+                    if playback.input_ended:
+                        playback.move(PlaybackState.FINISHED)
+                        self._release(playback)
+                        self.on_finished(playback)
+                    return None
+            due = playback.due
+            if due is None or now - due > _MAX_LATE:
+                if due is not None:
+                    playback.resume = True
+                due = now
+            self.sender.send(packets.popleft(), resume=playback.resume)
+            on_sent, sent_pcm = self.on_sent, playback.sent_pcm
+            if on_sent is not None and sent_pcm:
+                on_sent(sent_pcm.popleft(), playback.sample_rate)
+            playback.resume = False
+            playback.packets_sent += 1
+            playback.due = due = due + FRAME_SECONDS
+            if playback.packets_sent == 1:  # its first packet (so it was waiting): it plays now
+                playback.move(PlaybackState.PLAYING)
+                self.on_started(playback)
+            if not packets:
+                self._encode_ahead(playback, starving=False)
+            return due
         except Exception:
             log.exception("playback failed", extra={"stream_id": playback.stream_id})
             if not playback.done:
@@ -187,37 +231,6 @@ class Player:
                 self._release(playback)
                 self.on_finished(playback)
             return None
-
-    def _send_due(self, playback: Playback, now: float) -> float | None:
-        if playback.done or playback is not self.current:
-            return None  # released already (its wake-up was cancelled): nothing to send
-        if not playback.packets:
-            self._encode_ahead(playback, starving=True)
-            now = self.clock.time()  # encoding takes time (a new encoder: milliseconds)
-            if not playback.packets:
-                self._wakeup = None  # until more PCM, or the end
-                if playback.input_ended:
-                    playback.move(PlaybackState.FINISHED)
-                    self._release(playback)
-                    self.on_finished(playback)
-                return None
-        due = playback.due
-        if due is None or now - due > _MAX_LATE:
-            if due is not None:
-                playback.resume = True
-            due = now
-        self.sender.send(playback.packets.popleft(), resume=playback.resume)
-        if self.on_sent is not None and playback.sent_pcm:
-            self.on_sent(playback.sent_pcm.popleft(), playback.sample_rate)
-        playback.resume = False
-        playback.packets_sent += 1
-        playback.due = due + FRAME_SECONDS
-        if playback.state is PlaybackState.WAITING:
-            playback.move(PlaybackState.PLAYING)
-            self.on_started(playback)
-        if not playback.packets:
-            self._encode_ahead(playback, starving=False)
-        return playback.due
 
     def _encode_ahead(self, playback: Playback, *, starving: bool) -> None:
         """Encode the next slice of received PCM, a few frames ahead of the pacer: encoding lazily
@@ -236,14 +249,11 @@ class Player:
             if self.on_sent is not None:
                 _keep_frames(playback, chunk)
             playback.chain = self._encoding.next(
-                playback.chain, chunk, self._new_encoder(playback), self, final=final
+                playback.chain, chunk, playback.make_encoder, self, final=final
             )
             playback.played.append(playback.chain)
             playback.packets.extend(playback.chain.packets)
             playback.flushed = final
-
-    def _new_encoder(self, playback: Playback) -> Callable[[], AudioEncoder]:
-        return lambda: self.codec.encoder(playback.sample_rate, self.bitrate, self.complexity)
 
     def _release(self, playback: Playback) -> None:
         playback.packets.clear()
@@ -260,7 +270,10 @@ class Player:
 def _keep_frames(playback: Playback, chunk: bytes) -> None:
     """The PCM of each packet to come, in whole 20 ms frames (chunks arrive in any size), so that
     `on_sent` can tell the barge-in detector what the caller is hearing as each packet leaves."""
-    frame = int(playback.sample_rate * FRAME_SECONDS) * 2
+    frame = playback.frame_bytes
+    if not playback.unframed and len(chunk) % frame == 0:  # the usual slice: whole frames, cut as is
+        playback.sent_pcm.extend([chunk[at : at + frame] for at in range(0, len(chunk), frame)])
+        return
     playback.unframed += chunk
     whole = len(playback.unframed) // frame * frame
     playback.sent_pcm.extend(bytes(playback.unframed[at : at + frame]) for at in range(0, whole, frame))

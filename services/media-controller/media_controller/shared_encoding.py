@@ -24,6 +24,7 @@ from media_controller.call_codecs import AudioEncoder
 
 SLICE_SECONDS = 0.06  # encoded just ahead of the pacer: a long reply's first packet waits for no more
 MAX_SLICES = 20_000  # ≈ 20 min of distinct audio (a few MB of packets)
+_FLUSHED, _SLICE = b"F", b"S"
 
 EncoderFactory = Callable[[], AudioEncoder]
 
@@ -46,17 +47,16 @@ class SharedEncoding:
 
     def start(self, parameters: str) -> Slice:
         """The chain of a new stream: before its first slice."""
-        return Slice(hashlib.blake2b(parameters.encode(), digest_size=16).digest())
+        return Slice(hashlib.sha256(parameters.encode()).digest())
 
     def next(
         self, after: Slice, pcm: bytes, make_encoder: EncoderFactory, owner: object, *, final: bool = False
     ) -> Slice:
         """The slice that follows `after` with this PCM (the last one, flushed, if `final`), encoded
         by `owner` (a stream) unless it is cached."""
-        digest = hashlib.blake2b(after.key, digest_size=16)
-        digest.update(b"F" if final else b"S")
-        digest.update(pcm)
-        key = digest.digest()
+        # SHA-256 (OpenSSL's, in hardware on current CPUs) is twice as fast here as hashlib's
+        # blake2b, and every stream hashes every slice it plays, cached or not.
+        key = hashlib.sha256(b"".join((after.key, _FLUSHED if final else _SLICE, pcm))).digest()
         cached = self._slices.get(key)
         if cached is not None:
             self._slices.move_to_end(key)
