@@ -187,6 +187,7 @@ class CallerLeg:
         metrics.BARGE_INS.labels(source).inc()
         event = BargeInDetected(onset_ms=onset_ms, detected_ms=detected_ms, source=source)  # type: ignore[arg-type]
         self.call.outbox.event(event)
+        queued_ms = time.monotonic() * 1000
         self.call.log.info(
             "barge-in detected",
             extra={
@@ -194,6 +195,11 @@ class CallerLeg:
                 "source": source,
                 "latency_ms": round(detected_ms - onset_ms, 1),
                 "interruptible": playback.interruptible,
+                # Monotonic ms (bench/README.md, "Clocks"): the run's first frame and the deciding
+                # frame arrived, the event was queued for call-api (after the detector's work).
+                "onset_ms": round(onset_ms, 1),
+                "detected_ms": round(detected_ms, 1),
+                "queued_at_ms": round(queued_ms, 1),
             },
         )
         self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first
