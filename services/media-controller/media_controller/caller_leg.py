@@ -9,7 +9,7 @@ import time
 from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
 
 from media_controller import metrics
-from media_controller.barge_in import BargeInDetector, BargeInSettings
+from media_controller.barge_in import BargeInDetector
 from media_controller.bot_leg import BotLeg
 from media_controller.call_codecs import media_codec_of, payload_type_of
 from media_controller.caller_tap import CallerTap
@@ -18,27 +18,7 @@ from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
 from media_controller.ratelimit import TokenBucket
-from media_controller.settings import BargeIn
 from media_controller.vad import SpeechChange, SpeechDetector
-
-
-def barge_in_detector(settings: BargeIn, onset_frames: int) -> BargeInDetector:
-    return BargeInDetector(
-        BargeInSettings(
-            onset_frames=onset_frames,
-            silero_threshold=settings.silero_threshold or None,
-            silero_reset_ms=settings.silero_reset_ms,
-            silero_every_frame=settings.silero_every_frame,
-            silero_min_relative_rms=settings.silero_min_relative_rms,
-            echo_guard=settings.echo_guard,
-            echo_threshold=settings.echo_threshold,
-            echo_frame_threshold=settings.echo_frame_threshold,
-            echo_min_delay_ms=settings.echo_min_delay_ms,
-            echo_max_delay_ms=settings.echo_max_delay_ms,
-            echo_consistent_ms=settings.echo_consistent_ms or None,
-            rearm_ms=settings.rearm_ms,
-        )
-    )
 
 
 class CallerLeg:
@@ -51,7 +31,7 @@ class CallerLeg:
         self._leg: PlainLeg | None = None
         self._tap_consumer_id: str | None = None
         settings = call.settings
-        self.barge_in = barge_in_detector(settings.barge_in, settings.vad.onset_frames)
+        self.barge_in = BargeInDetector(settings.barge_in.detector_settings(settings.vad))
         bot.on_audio_sent = self._bot_sent
 
     async def open(self) -> None:
@@ -157,13 +137,13 @@ class CallerLeg:
     def _bot_sent(self, pcm: bytes, rate: int) -> None:
         self.barge_in.bot_sent(pcm, time.monotonic() * 1000, rate)
 
-    def _voice(self, frame: bytes, now_ms: float, voiced: bool) -> None:
+    def _voice(self, frame: bytes, now_ms: float, voiced: bool, rms: float) -> None:
         # Nothing to interrupt (no playback, or its barge-in already reported: a caller talking over
         # a prompt that is not interruptible): the frame only fills the echo guard's window, with no
         # Silero and no echo search, so a caller talking over the bot costs no more than silence.
         playback = self.bot.playing()
         voiced = voiced and playback is not None and not playback.barge_in_reported
-        onset = self.barge_in.push(frame, now_ms, voiced=voiced)
+        onset = self.barge_in.push(frame, now_ms, voiced=voiced, rms=rms)
         if onset is not None:
             self._barge_in("vad", onset.at_ms, onset.detected_ms)
 

@@ -37,7 +37,7 @@ class CallerTap:
         logger: logging.LoggerAdapter[logging.Logger] | None = None,
         flood_guard: TokenBucket | None = None,
         on_digit: Callable[[DigitPressed], None] | None = None,
-        on_voice: Callable[[bytes, float, bool], None] | None = None,
+        on_voice: Callable[[bytes, float, bool, float], None] | None = None,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
         self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
@@ -46,7 +46,7 @@ class CallerTap:
         self.on_frame = on_frame
         self.on_speech = on_speech
         self.on_digit = on_digit or (lambda digit: None)
-        self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced)
+        self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced, its RMS)
         self.log = logger or log
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
         self.payload_type: int | None = None
@@ -151,7 +151,7 @@ class CallerTap:
             if change is not None:
                 self.on_speech(change)
             if self.on_voice is not None:
-                self.on_voice(frame, now_ms, self.detector.last_voiced)
+                self.on_voice(frame, now_ms, self.detector.last_voiced, self.detector.last_rms)
         self._watch_silence()
 
     def _digits(self, pressed: list[DigitPressed]) -> None:

@@ -121,9 +121,11 @@ class CountingDetector(BargeInDetector):
         super().__init__()
         self.voiced_pushes = 0
 
-    def push(self, caller_frame: bytes, now_ms: float, voiced: bool | None = None) -> Onset | None:
+    def push(
+        self, caller_frame: bytes, now_ms: float, voiced: bool | None = None, rms: float | None = None
+    ) -> Onset | None:
         self.voiced_pushes += bool(voiced)
-        return super().push(caller_frame, now_ms, voiced)
+        return super().push(caller_frame, now_ms, voiced, rms)
 
 
 def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -> None:
@@ -145,7 +147,31 @@ def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -
     for n in range(len(speech) // frame_samples):
         frame = speech[n * frame_samples : (n + 1) * frame_samples].tobytes()
         vad.feed(frame, n * 20.0)
-        leg._voice(frame, n * 20.0, vad.last_voiced)
+        leg._voice(frame, n * 20.0, vad.last_voiced, vad.last_rms)
     assert [type(e) for e in events] == [BargeInDetected]
     assert playback.barge_in_reported
     assert detector.voiced_pushes <= BargeInSettings().onset_frames + 3, "detection went on after the event"
+
+
+def test_the_detector_takes_each_frames_rms_from_the_callers_vad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's VAD computed the RMS of every frame it voiced: the detector's loudness test
+    reuses it, with the same answers as when it computes it itself."""
+    speech = np.frombuffer(speech_pcm("Hold on, I need to change that appointment.", CALLER_RATE), np.int16)
+    frame_samples = CALLER_RATE // 50
+    frames = [speech[n : n + frame_samples].tobytes() for n in range(0, len(speech), frame_samples)][:-1]
+
+    def onsets(detector: BargeInDetector, with_rms: bool) -> list[Onset]:
+        vad, found = SpeechDetector(2, 4, 400, 300.0), []
+        for n, frame in enumerate(frames):
+            vad.feed(frame, n * 20.0)
+            rms = vad.last_rms if with_rms else None
+            onset = detector.push(frame, n * 20.0, voiced=vad.last_voiced, rms=rms)
+            found += [onset] if onset is not None else []
+        return found
+
+    computed = onsets(BargeInDetector(), with_rms=False)
+    assert computed, "the case is real: the speech is an onset"
+    calls: list[bytes] = []
+    monkeypatch.setattr("media_controller.barge_in.frame_rms", lambda frame: calls.append(frame) or 0.0)
+    assert onsets(BargeInDetector(), with_rms=True) == computed
+    assert calls == []

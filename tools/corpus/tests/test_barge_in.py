@@ -6,9 +6,10 @@ from typing import Any
 import numpy as np
 import pytest
 import webrtcvad
-from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset, frame_rms
+from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
 from media_controller.echo_guard import EchoGuard
 from media_controller.silero_vad import SileroStream
+from media_controller.vad import frame_rms
 from voicebot_callsim.audio import speech_pcm
 from voicebot_corpus import noise
 from voicebot_corpus.cases import CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech, build_corpus
@@ -159,7 +160,7 @@ def test_runs_too_short_to_stop_the_bot_cost_no_echo_search_and_no_silero(
     assert calls == []
     vad, settings = webrtcvad.Vad(2), BargeInSettings()
     voiced = [
-        frame_rms(np.frombuffer(frame, np.int16)) >= settings.min_rms and vad.is_speech(frame, 16000)
+        frame_rms(frame) >= settings.min_rms and vad.is_speech(frame, 16000)
         for frame in frames_of(to_pcm(caller))
     ]
     assert sum(voiced) >= 5, "the case is real: webrtcvad voices key strikes"
