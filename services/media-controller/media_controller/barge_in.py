@@ -159,25 +159,37 @@ class BargeInDetector:
                 self.echo_frames += 1
                 self._unvoiced(heard.now_ms)
                 return None
-        probability = self._speech_probability(heard)
         if self._run == 0:
             self._run_start_ms = heard.now_ms
             self._run_scores.clear()
+        threshold = self.settings.silero_threshold
+        # A frame that completes an armed run the run's earlier frames already confirm is an onset
+        # whatever Silero says of it: not scoring it takes the model call off the deciding frame.
+        confirmed = (
+            threshold is not None
+            and self._armed
+            and self._run + 1 >= self.settings.onset_frames
+            and self._run_best_probability(heard.rms) >= threshold
+        )
+        probability = 0.0 if confirmed else self._speech_probability(heard)
         self._run += 1
         self._last_voiced_ms = heard.now_ms
         self._run_scores.append((heard.rms, probability))
         if not self._armed or self._run < self.settings.onset_frames:
             return None
-        threshold = self.settings.silero_threshold
         if threshold is not None and self._run_best_probability() < threshold:
             return None
         self._armed = False
         return Onset(self._run_start_ms, heard.now_ms)
 
-    def _run_best_probability(self) -> float:
+    def _run_best_probability(self, next_rms: float = 0.0) -> float:
         """Silero's best score in the run (its last second), over the frames loud enough next to its
-        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound)."""
-        floor = self.settings.silero_min_relative_rms * max(rms for rms, _ in self._run_scores)
+        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound), the
+        loudest counting a frame of `next_rms` not scored yet."""
+        if not self._run_scores:
+            return 0.0
+        loudest = max(next_rms, max(rms for rms, _ in self._run_scores))
+        floor = self.settings.silero_min_relative_rms * loudest
         return max((p for rms, p in self._run_scores if rms >= floor), default=0.0)
 
     def _speech_probability(self, heard: _Heard) -> float:

@@ -137,6 +137,29 @@ def test_a_caller_in_the_bots_own_voice_is_not_its_echo_before_the_lines_delay_i
     assert onsets and alone and onsets[0].detected_ms == alone[0].detected_ms
 
 
+def test_the_deciding_frame_of_a_run_silero_already_confirmed_is_not_scored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "yes please": Silero hears speech from the run's first frames, so the frame that completes
+    the run is an onset whatever it scores; it is not scored (the same onset, one model call less
+    on the frame the stop waits for)."""
+    words = np.frombuffer(speech_pcm("yes please"), np.int16)
+    caller = np.concatenate([np.zeros(samples_of_ms(500)), words / 32768])
+    scored: list[float] = []
+    silero_push = SileroStream.push
+
+    def counted_push(stream: SileroStream, *args: Any) -> float:
+        scored.append(silero_push(stream, *args))
+        return scored[-1]
+
+    monkeypatch.setattr(SileroStream, "push", counted_push)
+    [onset] = feed(BargeInDetector(), caller, None)
+    settings = BargeInSettings()
+    assert max(scored) >= (settings.silero_threshold or 0), "the case is real: Silero confirmed it"
+    assert len(scored) == settings.onset_frames - 1
+    assert onset.detected_ms - onset.at_ms == (settings.onset_frames - 1) * FRAME_MS  # the 4th frame
+
+
 def test_runs_too_short_to_stop_the_bot_cost_no_echo_search_and_no_silero(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
