@@ -4,6 +4,7 @@ call-api; caller speech while the bot plays is a barge-in when the barge-in dete
 voiced frames, confirmed by Silero, minus the bot's own echo: docs/turn-taking.md) says so; the
 caller's RFC 4733 key presses become `dtmf` events."""
 
+import asyncio
 import time
 
 from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
@@ -17,6 +18,7 @@ from media_controller.dtmf import DigitPressed
 from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
+from media_controller.playback import Playback
 from media_controller.ratelimit import TokenBucket
 from media_controller.vad import SpeechChange, SpeechDetector
 
@@ -168,6 +170,17 @@ class CallerLeg:
         event = BargeInDetected(onset_ms=onset_ms, detected_ms=detected_ms, source=source)  # type: ignore[arg-type]
         self.call.outbox.event(event)
         queued_ms = time.monotonic() * 1000
+        # The event woke the outbox's writer: it goes to call-api first, the bot's stop and the log
+        # one callback later (they took 1–5 ms on a loaded host, all of it before the event could
+        # leave); the stop waits only for the writer and what was already due in this loop turn.
+        asyncio.get_running_loop().call_soon(
+            self._after_barge_in, playback, source, onset_ms, detected_ms, queued_ms
+        )
+
+    def _after_barge_in(
+        self, playback: Playback, source: str, onset_ms: float, detected_ms: float, queued_ms: float
+    ) -> None:
+        self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first
         self.call.log.info(
             "barge-in detected",
             extra={
@@ -182,4 +195,3 @@ class CallerLeg:
                 "queued_at_ms": round(queued_ms, 1),
             },
         )
-        self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first
