@@ -48,6 +48,7 @@ async def call_barge_in(ctx: BenchContext) -> Result:
     packets = list(audio.packets(CALLER_TEXT))
     first_voiced, _ = audio.voiced_frames(audio.speech(CALLER_TEXT))
     rng = random.Random(11)
+    measured: list[tuple[float, float]] = []  # (caller onset, stop_audio at the gateway), monotonic s
     call: GatewayCall | None = None
     calls = 0
     started = time.perf_counter()
@@ -72,11 +73,55 @@ async def call_barge_in(ctx: BenchContext) -> Result:
                 continue
             stop_audio.add((stop.at - onset) * 1000)
             last_packet.add((call.legs.receiver.packets[-1].at - onset) * 1000)
+            measured.append((onset, stop.at))
     finally:
         await end_call(call)
         result.wall_s = time.perf_counter() - started
     result.info["calls"] = calls
+    stack = ctx.full()
+    split_barge_ins(
+        result,
+        measured,
+        list(stack.media.controller.log_records("barge-in detected")),
+        list(stack.call_api.log_records("barge-in")),
+    )
     return result
+
+
+def split_barge_ins(
+    result: Result,
+    measured: list[tuple[float, float]],
+    detected: list[dict[str, Any]],
+    handled: list[dict[str, Any]],
+) -> None:
+    """Split each onset → stop_audio by the controller's and call-api's log lines (monotonic ms)."""
+    # Caller onset (its first packet sent) → the arrival of the controller's first voiced frame:
+    # transit, the jitter buffer, decoding, the frames the VAD does not yet call voice.
+    uplink = result.figure("onset_to_first_voiced_frame")
+    run = result.figure("first_voiced_frame_to_deciding_frame")  # the frames the rule waits for
+    work = result.figure("deciding_frame_to_event_queued")  # decode, VAD and detector of that frame
+    to_call_api = result.figure("event_queued_to_call_api")  # controller WebSocket → Orchestrator
+    in_call_api = result.figure("call_api_to_stop_audio_queued")
+    to_gateway = result.figure("stop_audio_queued_to_gateway")  # uvicorn → the gateway's WebSocket
+    unmatched = 0
+    for onset, stop in measured:
+        onset_ms, stop_ms = onset * 1000, stop * 1000
+        decided = [r for r in detected if onset_ms - 100 < r.get("detected_ms", 0) < stop_ms]
+        if not decided:
+            unmatched += 1
+            continue
+        d = decided[0]
+        h = next((r for r in handled if abs(r.get("detected_ms", 0) - d["detected_ms"]) < 0.1), None)
+        if h is None:
+            unmatched += 1
+            continue
+        uplink.add(d["onset_ms"] - onset_ms)
+        run.add(d["detected_ms"] - d["onset_ms"])
+        work.add(d["queued_at_ms"] - d["detected_ms"])
+        to_call_api.add(h["received_at_ms"] - d["queued_at_ms"])
+        in_call_api.add(h["stop_audio_at_ms"] - h["received_at_ms"])
+        to_gateway.add(stop_ms - h["stop_audio_at_ms"])
+    result.info["trials_without_timings"] = unmatched
 
 
 @scenario("call.turn", "real call: end of caller speech → first bot RTP packet, split by stage")

@@ -24,22 +24,15 @@ key press (one or two voiced frames) costs neither; nor do they learn from it (S
 echo guard's delay)."""
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import webrtcvad
 
-from media_controller.echo_guard import (
-    CALLER_WINDOW_MS,
-    ECHO_THRESHOLD,
-    MAX_DELAY_MS,
-    MIN_DELAY_MS,
-    RATE,
-    EchoGuard,
-    EchoGuardSettings,
-)
+from media_controller.echo_guard import RATE, EchoGuard, EchoGuardSettings
 from media_controller.frame_clock import FrameClock
 from media_controller.silero_vad import SileroStream
+from media_controller.vad import frame_rms
 
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
@@ -64,32 +57,8 @@ class BargeInSettings:
     silero_gated: bool = True
     silero_reset_ms: float = 300.0
     echo_guard: bool = True
-    echo_threshold: float = ECHO_THRESHOLD
-    echo_min_delay_ms: float = MIN_DELAY_MS
-    echo_max_delay_ms: float = MAX_DELAY_MS
-    echo_window_ms: float = CALLER_WINDOW_MS
-    echo_frame_threshold: float = 0.9  # the last 20 ms frame alone, when the window matched nothing
-    # Before the line's delay settles, a match is echo only at the delay the previous
-    # `echo_consistent_frames` judged frames matched at, ± this (a chance match on the caller's own
-    # onset jumps from delay to delay; an echo's holds); None: at any delay.
-    echo_consistent_ms: float | None = 2.0
-    echo_consistent_frames: int = 1
-    # Experimental, off: a frame the echo matches still counts as the caller when its level is this
-    # many times the line's echo level (learned from confident matches once the delay settled).
-    double_talk_ratio: float | None = None
+    echo: EchoGuardSettings = field(default_factory=EchoGuardSettings)
     rearm_ms: float = 400.0
-
-    def echo_guard_settings(self) -> EchoGuardSettings:
-        return EchoGuardSettings(
-            threshold=self.echo_threshold,
-            min_delay_ms=self.echo_min_delay_ms,
-            max_delay_ms=self.echo_max_delay_ms,
-            window_ms=self.echo_window_ms,
-            frame_threshold=self.echo_frame_threshold,
-            consistent_ms=self.echo_consistent_ms,
-            consistent_frames=self.echo_consistent_frames,
-            double_talk_ratio=self.double_talk_ratio,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +72,11 @@ class _Heard:
     """A voiced caller frame waiting to be judged, with what judging it needs."""
 
     frame: bytes
+    rms: float
     now_ms: float  # arrival
     steady_ms: float  # its steady time (the echo guard's placement)
     window: tuple[bytes, ...]  # the echo window's frames, ending with this one
     probability: float  # Silero's, when it hears every frame (ungated); else 0 until judged
-
-
-def frame_rms(samples: np.ndarray) -> float:
-    as_float = samples.astype(np.float64)
-    return float(np.sqrt(as_float @ as_float / len(as_float))) if len(as_float) else 0.0
 
 
 class BargeInDetector:
@@ -124,11 +89,11 @@ class BargeInDetector:
             else None
         )
         self._echo = (
-            EchoGuard(self.settings.echo_guard_settings(), FRAME_MS, self.settings.onset_frames)
+            EchoGuard(self.settings.echo, FRAME_MS, self.settings.onset_frames)
             if self.settings.echo_guard
             else None
         )
-        self._heard: deque[bytes] = deque(maxlen=max(1, round(self.settings.echo_window_ms / FRAME_MS)))
+        self._heard: deque[bytes] = deque(maxlen=max(1, round(self.settings.echo.window_ms / FRAME_MS)))
         self._undecided: list[_Heard] = []  # the current webrtcvad run's frames, not judged yet
         self._run = 0
         self._run_start_ms = 0.0
@@ -150,14 +115,17 @@ class BargeInDetector:
         if self._echo is not None:
             self._echo.bot_sent(frame, at_ms, rate)
 
-    def push(self, caller_frame: bytes, now_ms: float, voiced: bool | None = None) -> Onset | None:
+    def push(
+        self, caller_frame: bytes, now_ms: float, voiced: bool | None = None, rms: float | None = None
+    ) -> Onset | None:
         """`caller_frame`: 20 ms of 16 kHz s16le PCM, arrived at `now_ms` (monotonic ms). `voiced`:
-        the floor-and-webrtcvad answer for this frame when the caller already has it (None: ask)."""
+        the floor-and-webrtcvad answer for this frame when the caller already has it (None: ask),
+        `rms` the frame's RMS that answer was based on (None: computed here when needed)."""
         steady_ms = self._caller_clock.at(now_ms)
         self._heard.append(caller_frame)
         if voiced is None:
-            samples = np.frombuffer(caller_frame, dtype=np.int16)
-            voiced = frame_rms(samples) >= self.settings.min_rms and self._vad.is_speech(caller_frame, RATE)
+            rms = frame_rms(caller_frame)
+            voiced = rms >= self.settings.min_rms and self._vad.is_speech(caller_frame, RATE)
         probability = 0.0
         if self._silero is not None and not self.settings.silero_gated:
             probability = self._silero.push(np.frombuffer(caller_frame, dtype=np.int16))
@@ -165,7 +133,9 @@ class BargeInDetector:
             self._undecided.clear()
             self._unvoiced(now_ms)
             return None
-        self._undecided.append(_Heard(caller_frame, now_ms, steady_ms, tuple(self._heard), probability))
+        if rms is None:
+            rms = frame_rms(caller_frame)
+        self._undecided.append(_Heard(caller_frame, rms, now_ms, steady_ms, tuple(self._heard), probability))
         # Held while the run could not stop the bot even with the next frame; judged one frame
         # before it could, so the frame that decides carries its own work only.
         if self._armed and self._run + len(self._undecided) < self.settings.onset_frames - 1:
@@ -189,25 +159,37 @@ class BargeInDetector:
                 self.echo_frames += 1
                 self._unvoiced(heard.now_ms)
                 return None
-        probability = self._speech_probability(heard)
         if self._run == 0:
             self._run_start_ms = heard.now_ms
             self._run_scores.clear()
+        threshold = self.settings.silero_threshold
+        # A frame that completes an armed run the run's earlier frames already confirm is an onset
+        # whatever Silero says of it: not scoring it takes the model call off the deciding frame.
+        confirmed = (
+            threshold is not None
+            and self._armed
+            and self._run + 1 >= self.settings.onset_frames
+            and self._run_best_probability(heard.rms) >= threshold
+        )
+        probability = 0.0 if confirmed else self._speech_probability(heard)
         self._run += 1
         self._last_voiced_ms = heard.now_ms
-        self._run_scores.append((frame_rms(np.frombuffer(heard.frame, dtype=np.int16)), probability))
+        self._run_scores.append((heard.rms, probability))
         if not self._armed or self._run < self.settings.onset_frames:
             return None
-        threshold = self.settings.silero_threshold
         if threshold is not None and self._run_best_probability() < threshold:
             return None
         self._armed = False
         return Onset(self._run_start_ms, heard.now_ms)
 
-    def _run_best_probability(self) -> float:
+    def _run_best_probability(self, next_rms: float = 0.0) -> float:
         """Silero's best score in the run (its last second), over the frames loud enough next to its
-        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound)."""
-        floor = self.settings.silero_min_relative_rms * max(rms for rms, _ in self._run_scores)
+        loudest (a knock: a loud frame, a decaying tail Silero may hear as a voiced sound), the
+        loudest counting a frame of `next_rms` not scored yet."""
+        if not self._run_scores:
+            return 0.0
+        loudest = max(next_rms, max(rms for rms, _ in self._run_scores))
+        floor = self.settings.silero_min_relative_rms * loudest
         return max((p for rms, p in self._run_scores if rms >= floor), default=0.0)
 
     def _speech_probability(self, heard: _Heard) -> float:

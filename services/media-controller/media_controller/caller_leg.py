@@ -4,12 +4,13 @@ call-api; caller speech while the bot plays is a barge-in when the barge-in dete
 voiced frames, confirmed by Silero, minus the bot's own echo: docs/turn-taking.md) says so; the
 caller's RFC 4733 key presses become `dtmf` events."""
 
+import asyncio
 import time
 
 from voicebot_protocol.media import BargeInDetected, CallerSpeech, DtmfDetected
 
 from media_controller import metrics
-from media_controller.barge_in import BargeInDetector, BargeInSettings
+from media_controller.barge_in import BargeInDetector
 from media_controller.bot_leg import BotLeg
 from media_controller.call_codecs import media_codec_of, payload_type_of
 from media_controller.caller_tap import CallerTap
@@ -17,28 +18,9 @@ from media_controller.dtmf import DigitPressed
 from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
+from media_controller.playback import Playback
 from media_controller.ratelimit import TokenBucket
-from media_controller.settings import BargeIn
 from media_controller.vad import SpeechChange, SpeechDetector
-
-
-def barge_in_detector(settings: BargeIn, onset_frames: int) -> BargeInDetector:
-    return BargeInDetector(
-        BargeInSettings(
-            onset_frames=onset_frames,
-            silero_threshold=settings.silero_threshold or None,
-            silero_reset_ms=settings.silero_reset_ms,
-            silero_every_frame=settings.silero_every_frame,
-            silero_min_relative_rms=settings.silero_min_relative_rms,
-            echo_guard=settings.echo_guard,
-            echo_threshold=settings.echo_threshold,
-            echo_frame_threshold=settings.echo_frame_threshold,
-            echo_min_delay_ms=settings.echo_min_delay_ms,
-            echo_max_delay_ms=settings.echo_max_delay_ms,
-            echo_consistent_ms=settings.echo_consistent_ms or None,
-            rearm_ms=settings.rearm_ms,
-        )
-    )
 
 
 class CallerLeg:
@@ -51,7 +33,7 @@ class CallerLeg:
         self._leg: PlainLeg | None = None
         self._tap_consumer_id: str | None = None
         settings = call.settings
-        self.barge_in = barge_in_detector(settings.barge_in, settings.vad.onset_frames)
+        self.barge_in = BargeInDetector(settings.barge_in.detector_settings(settings.vad))
         bot.on_audio_sent = self._bot_sent
 
     async def open(self) -> None:
@@ -157,13 +139,13 @@ class CallerLeg:
     def _bot_sent(self, pcm: bytes, rate: int) -> None:
         self.barge_in.bot_sent(pcm, time.monotonic() * 1000, rate)
 
-    def _voice(self, frame: bytes, now_ms: float, voiced: bool) -> None:
+    def _voice(self, frame: bytes, now_ms: float, voiced: bool, rms: float) -> None:
         # Nothing to interrupt (no playback, or its barge-in already reported: a caller talking over
         # a prompt that is not interruptible): the frame only fills the echo guard's window, with no
         # Silero and no echo search, so a caller talking over the bot costs no more than silence.
         playback = self.bot.playing()
         voiced = voiced and playback is not None and not playback.barge_in_reported
-        onset = self.barge_in.push(frame, now_ms, voiced=voiced)
+        onset = self.barge_in.push(frame, now_ms, voiced=voiced, rms=rms)
         if onset is not None:
             self._barge_in("vad", onset.at_ms, onset.detected_ms)
 
@@ -187,6 +169,18 @@ class CallerLeg:
         metrics.BARGE_INS.labels(source).inc()
         event = BargeInDetected(onset_ms=onset_ms, detected_ms=detected_ms, source=source)  # type: ignore[arg-type]
         self.call.outbox.event(event)
+        queued_ms = time.monotonic() * 1000
+        # The event woke the outbox's writer: it goes to call-api first, the bot's stop and the log
+        # one callback later (they took 1–5 ms on a loaded host, all of it before the event could
+        # leave); the stop waits only for the writer and what was already due in this loop turn.
+        asyncio.get_running_loop().call_soon(
+            self._after_barge_in, playback, source, onset_ms, detected_ms, queued_ms
+        )
+
+    def _after_barge_in(
+        self, playback: Playback, source: str, onset_ms: float, detected_ms: float, queued_ms: float
+    ) -> None:
+        self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first
         self.call.log.info(
             "barge-in detected",
             extra={
@@ -194,6 +188,10 @@ class CallerLeg:
                 "source": source,
                 "latency_ms": round(detected_ms - onset_ms, 1),
                 "interruptible": playback.interruptible,
+                # Monotonic ms (bench/README.md, "Clocks"): the run's first frame and the deciding
+                # frame arrived, the event was queued for call-api (after the detector's work).
+                "onset_ms": round(onset_ms, 1),
+                "detected_ms": round(detected_ms, 1),
+                "queued_at_ms": round(queued_ms, 1),
             },
         )
-        self.bot.interrupt(playback)  # after the event: call-api hears of the barge-in first

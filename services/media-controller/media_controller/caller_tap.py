@@ -37,7 +37,7 @@ class CallerTap:
         logger: logging.LoggerAdapter[logging.Logger] | None = None,
         flood_guard: TokenBucket | None = None,
         on_digit: Callable[[DigitPressed], None] | None = None,
-        on_voice: Callable[[bytes, float, bool], None] | None = None,
+        on_voice: Callable[[bytes, float, bool, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
@@ -47,7 +47,7 @@ class CallerTap:
         self.on_frame = on_frame
         self.on_speech = on_speech
         self.on_digit = on_digit or (lambda digit: None)
-        self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced)
+        self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced, its RMS)
         self.log = logger or log
         self.clock = clock  # monotonic seconds: the frames' arrival stamps (a benchmark's is fake)
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
@@ -165,7 +165,7 @@ class CallerTap:
         if change is not None:
             self.on_speech(change)
         if self.on_voice is not None:
-            self.on_voice(frame, now_ms, self.detector.last_voiced)
+            self.on_voice(frame, now_ms, self.detector.last_voiced, self.detector.last_rms)
 
     def _digits(self, pressed: list[DigitPressed]) -> None:
         for digit in pressed:

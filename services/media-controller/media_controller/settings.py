@@ -5,9 +5,12 @@ The list is in services/media-controller/README.md."""
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from media_controller.barge_in import BargeInSettings
+from media_controller.echo_guard import EchoGuardSettings
 from media_controller.policy import parse_networks
 
 PREFIX = "MEDIA_CONTROLLER_"
+_DETECTOR = BargeInSettings()  # the barge-in detector's defaults: defined once, in barge_in.py
 
 
 def _env(*names: str) -> AliasChoices:
@@ -44,39 +47,63 @@ class Vad(BaseSettings):
     hangover_ms: int = Field(default=400, ge=20)  # unvoiced time that ends speech
 
 
+_ECHO = EchoGuardSettings()  # the echo guard's defaults: defined once, in echo_guard.py
+
+
+class BargeInEcho(BaseSettings):
+    """The echo guard's numbers (`EchoGuardSettings`, same names), as MEDIA_CONTROLLER_BARGE_IN_ECHO_*."""
+
+    model_config = _section(PREFIX + "BARGE_IN_ECHO_")
+
+    threshold: float = Field(default=_ECHO.threshold, gt=0, le=1)
+    frame_threshold: float = Field(default=_ECHO.frame_threshold, gt=0, le=1)
+    min_delay_ms: float = Field(default=_ECHO.min_delay_ms, ge=0)
+    max_delay_ms: float = Field(default=_ECHO.max_delay_ms, gt=0, le=1000)
+    consistent_ms: float = Field(default=_ECHO.consistent_ms or 0.0, ge=0)  # 0: a match at any delay
+
+    @field_validator("max_delay_ms")
+    @classmethod
+    def _window_is_a_window(cls, value: float, info: ValidationInfo) -> float:
+        if value <= info.data.get("min_delay_ms", 0.0):
+            raise ValueError("echo_max_delay_ms must exceed echo_min_delay_ms")
+        return value
+
+    def guard_settings(self) -> EchoGuardSettings:
+        return EchoGuardSettings(**(self.model_dump() | {"consistent_ms": self.consistent_ms or None}))
+
+
 class BargeIn(BaseSettings):
     """The barge-in decision on top of the VAD's voiced frames (docs/turn-taking.md): Silero VAD
-    confirms the onset, the echo guard discounts the bot's own audio coming back."""
+    confirms the onset, the echo guard discounts the bot's own audio coming back. What each number
+    means: `BargeInSettings` and `EchoGuardSettings`; the list: services/media-controller/README.md."""
 
     model_config = _section(PREFIX + "BARGE_IN_")
 
-    # Silero's speech probability (0..1) a voiced run must reach; 0 turns the confirmation off.
-    silero_threshold: float = Field(default=0.5, ge=0, le=1)
-    silero_reset_ms: float = Field(default=300.0, ge=20)  # Silero starts afresh after this unvoiced
-    # Score the latest 32 ms at every voiced frame (false: whole 32 ms chunks, up to a chunk later).
-    silero_every_frame: bool = True
-    # A frame's score counts only at this fraction of the run's loudest frame (a knock's tail).
-    silero_min_relative_rms: float = Field(default=0.5, ge=0, le=1)
-    echo_guard: bool = True
-    echo_threshold: float = Field(default=0.6, gt=0, le=1)  # |NCC| with the bot's output: its echo
-    # The last 20 ms frame alone, when the 60 ms window matched no delay (the line's delay jumped).
-    echo_frame_threshold: float = Field(default=0.9, gt=0, le=1)
-    echo_min_delay_ms: float = Field(default=40.0, ge=0)  # the round trip the guard searches ...
-    echo_max_delay_ms: float = Field(default=250.0, gt=0, le=1000)  # ... caller-leg clock, both ways
-    # Before the line's delay settles, a match is echo only at the previous frame's delay ± this
-    # (a chance match on the caller's own onset jumps); 0: at any delay.
-    echo_consistent_ms: float = Field(default=2.0, ge=0)
-    rearm_ms: float = Field(default=400.0, ge=0)  # unvoiced time before the next onset may stop the bot
+    silero_threshold: float = Field(default=_DETECTOR.silero_threshold or 0.0, ge=0, le=1)  # 0: off
+    silero_reset_ms: float = Field(default=_DETECTOR.silero_reset_ms, ge=20)
+    silero_every_frame: bool = _DETECTOR.silero_every_frame
+    silero_min_relative_rms: float = Field(default=_DETECTOR.silero_min_relative_rms, ge=0, le=1)
+    echo_guard: bool = _DETECTOR.echo_guard
+    echo: BargeInEcho = Field(default_factory=BargeInEcho)
+    rearm_ms: float = Field(default=_DETECTOR.rearm_ms, ge=0)
     # The service's AudioLevelObserver stops the bot on its own (it hears noise and echo as loud
     # as speech): off, its reports are only counted.
     audio_level: bool = False
 
-    @field_validator("echo_max_delay_ms")
-    @classmethod
-    def _window_is_a_window(cls, value: float, info: ValidationInfo) -> float:
-        if value <= info.data.get("echo_min_delay_ms", 0.0):
-            raise ValueError("echo_max_delay_ms must exceed echo_min_delay_ms")
-        return value
+    def detector_settings(self, vad: Vad) -> BargeInSettings:
+        """The detector's: these, on the VAD's voicing test (the caller's VAD answers it per frame)."""
+        return BargeInSettings(
+            aggressiveness=vad.aggressiveness,
+            onset_frames=vad.onset_frames,
+            min_rms=vad.min_rms,
+            silero_threshold=self.silero_threshold or None,
+            silero_reset_ms=self.silero_reset_ms,
+            silero_every_frame=self.silero_every_frame,
+            silero_min_relative_rms=self.silero_min_relative_rms,
+            echo_guard=self.echo_guard,
+            echo=self.echo.guard_settings(),
+            rearm_ms=self.rearm_ms,
+        )
 
 
 class CallerLegSettings(BaseSettings):

@@ -13,7 +13,8 @@ import numpy as np
 import webrtcvad
 
 
-def _rms(frame: bytes) -> float:
+def frame_rms(frame: bytes) -> float:
+    """RMS of a frame of s16le PCM."""
     # A dot product, not np.mean: it runs on every caller frame, and mean's overhead was 3x the sum.
     samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
     return math.sqrt(float(samples @ samples) / samples.size) if samples.size else 0.0
@@ -36,13 +37,15 @@ class SpeechDetector:
         self.hangover_ms = hangover_ms
         self.speaking = False
         self.last_voiced = False  # the latest frame's answer (the barge-in detector builds on it)
+        self.last_rms = 0.0  # and the RMS it was based on
         self._run = 0  # consecutive voiced frames
         self._run_start_ms = 0.0
         self._last_voiced_end_ms = 0.0
 
     def feed(self, frame: bytes, at_ms: float, sample_rate: int = 16000) -> SpeechChange | None:
         """`at_ms`: monotonic ms at which this frame arrived."""
-        voiced = self.last_voiced = _rms(frame) >= self.min_rms and self._vad.is_speech(frame, sample_rate)
+        rms = self.last_rms = frame_rms(frame)
+        voiced = self.last_voiced = rms >= self.min_rms and self._vad.is_speech(frame, sample_rate)
         if voiced:
             if self._run == 0:
                 self._run_start_ms = at_ms

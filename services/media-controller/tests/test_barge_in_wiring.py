@@ -4,6 +4,7 @@ on jittered event-loop stamps and the VAD's voiced answers, still recognises the
 at another sample rate, and without what the bot sent the same audio is an onset."""
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import pytest
 from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
 from media_controller.caller_leg import CallerLeg
 from media_controller.frame_clock import FrameClock
+from media_controller.outbox import Outbox
 from media_controller.playback import Playback, Player
 from media_controller.rtp_sender import RtpSender
 from media_controller.settings import Settings
@@ -121,12 +123,14 @@ class CountingDetector(BargeInDetector):
         super().__init__()
         self.voiced_pushes = 0
 
-    def push(self, caller_frame: bytes, now_ms: float, voiced: bool | None = None) -> Onset | None:
+    def push(
+        self, caller_frame: bytes, now_ms: float, voiced: bool | None = None, rms: float | None = None
+    ) -> Onset | None:
         self.voiced_pushes += bool(voiced)
-        return super().push(caller_frame, now_ms, voiced)
+        return super().push(caller_frame, now_ms, voiced, rms)
 
 
-def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -> None:
+async def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -> None:
     """A caller talking over a prompt that is not interruptible: one barge-in event, then the
     detector only keeps the echo window (no Silero, no echo search) until the next playback."""
     events: list[object] = []
@@ -145,7 +149,76 @@ def test_once_a_playbacks_barge_in_is_reported_the_caller_costs_no_detection() -
     for n in range(len(speech) // frame_samples):
         frame = speech[n * frame_samples : (n + 1) * frame_samples].tobytes()
         vad.feed(frame, n * 20.0)
-        leg._voice(frame, n * 20.0, vad.last_voiced)
+        leg._voice(frame, n * 20.0, vad.last_voiced, vad.last_rms)
     assert [type(e) for e in events] == [BargeInDetected]
     assert playback.barge_in_reported
     assert detector.voiced_pushes <= BargeInSettings().onset_frames + 3, "detection went on after the event"
+
+
+def test_the_detector_takes_each_frames_rms_from_the_callers_vad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's VAD computed the RMS of every frame it voiced: the detector's loudness test
+    reuses it, with the same answers as when it computes it itself."""
+    speech = np.frombuffer(speech_pcm("Hold on, I need to change that appointment.", CALLER_RATE), np.int16)
+    frame_samples = CALLER_RATE // 50
+    frames = [speech[n : n + frame_samples].tobytes() for n in range(0, len(speech), frame_samples)][:-1]
+
+    def onsets(detector: BargeInDetector, with_rms: bool) -> list[Onset]:
+        vad, found = SpeechDetector(2, 4, 400, 300.0), []
+        for n, frame in enumerate(frames):
+            vad.feed(frame, n * 20.0)
+            rms = vad.last_rms if with_rms else None
+            onset = detector.push(frame, n * 20.0, voiced=vad.last_voiced, rms=rms)
+            found += [onset] if onset is not None else []
+        return found
+
+    computed = onsets(BargeInDetector(), with_rms=False)
+    assert computed, "the case is real: the speech is an onset"
+    calls: list[bytes] = []
+    monkeypatch.setattr("media_controller.barge_in.frame_rms", lambda frame: calls.append(frame) or 0.0)
+    assert onsets(BargeInDetector(), with_rms=True) == computed
+    assert calls == []
+
+
+async def test_the_barge_in_event_leaves_before_the_bot_is_stopped_and_the_log_written() -> None:
+    """What call-api waits for goes first: the outbox's writer takes the event before the bot's
+    playback is stopped here (a few ms of work on a loaded host) and before the log line."""
+    order: list[str] = []
+    logged = asyncio.Event()
+    playback = SimpleNamespace(stream_id="s", interruptible=True, barge_in_reported=False)
+
+    def interrupt(p: object) -> bool:
+        order.append("bot stopped")
+        return True
+
+    class Log(logging.LoggerAdapter):  # type: ignore[type-arg]
+        def info(self, msg: object, *args: object, **kwargs: object) -> None:
+            order.append(f"logged {msg}")
+            logged.set()
+
+    outbox = Outbox(100)
+    outbox.attached = True
+    bot = SimpleNamespace(playing=lambda: playback, interrupt=interrupt, on_audio_sent=None)
+    call = SimpleNamespace(settings=Settings(), outbox=outbox, log=Log(logging.getLogger("test")))
+    leg = CallerLeg(call, ledger=None, bot=bot)  # type: ignore[arg-type]
+
+    async def write() -> None:  # as the events WebSocket's writer (app._write_outbox)
+        while (item := await outbox.next()) is not None:
+            if isinstance(item, str):
+                order.append(f"sent {json.loads(item)['type']}")
+
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0)  # the writer waits for the outbox, as on a call
+    vad = SpeechDetector(2, 4, 400, 300.0)
+    speech = np.frombuffer(speech_pcm("Hold on, I need to change that appointment.", CALLER_RATE), np.int16)
+    frame_samples = CALLER_RATE // 50
+    for n in range(len(speech) // frame_samples):
+        frame = speech[n * frame_samples : (n + 1) * frame_samples].tobytes()
+        vad.feed(frame, n * 20.0)
+        leg._voice(frame, n * 20.0, vad.last_voiced, vad.last_rms)
+        if playback.barge_in_reported:
+            break
+    async with asyncio.timeout(5):
+        await logged.wait()
+    outbox.close()
+    await writer
+    assert order[:3] == ["sent barge_in_detected", "bot stopped", "logged barge-in detected"]

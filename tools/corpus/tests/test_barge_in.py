@@ -6,9 +6,10 @@ from typing import Any
 import numpy as np
 import pytest
 import webrtcvad
-from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset, frame_rms
+from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
 from media_controller.echo_guard import EchoGuard
 from media_controller.silero_vad import SileroStream
+from media_controller.vad import frame_rms
 from voicebot_callsim.audio import speech_pcm
 from voicebot_corpus import noise
 from voicebot_corpus.cases import CALLER_LEVEL_DBFS, INTERRUPTIONS, bot_speech, build_corpus
@@ -136,6 +137,29 @@ def test_a_caller_in_the_bots_own_voice_is_not_its_echo_before_the_lines_delay_i
     assert onsets and alone and onsets[0].detected_ms == alone[0].detected_ms
 
 
+def test_the_deciding_frame_of_a_run_silero_already_confirmed_is_not_scored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "yes please": Silero hears speech from the run's first frames, so the frame that completes
+    the run is an onset whatever it scores; it is not scored (the same onset, one model call less
+    on the frame the stop waits for)."""
+    words = np.frombuffer(speech_pcm("yes please"), np.int16)
+    caller = np.concatenate([np.zeros(samples_of_ms(500)), words / 32768])
+    scored: list[float] = []
+    silero_push = SileroStream.push
+
+    def counted_push(stream: SileroStream, *args: Any) -> float:
+        scored.append(silero_push(stream, *args))
+        return scored[-1]
+
+    monkeypatch.setattr(SileroStream, "push", counted_push)
+    [onset] = feed(BargeInDetector(), caller, None)
+    settings = BargeInSettings()
+    assert max(scored) >= (settings.silero_threshold or 0), "the case is real: Silero confirmed it"
+    assert len(scored) == settings.onset_frames - 1
+    assert onset.detected_ms - onset.at_ms == (settings.onset_frames - 1) * FRAME_MS  # the 4th frame
+
+
 def test_runs_too_short_to_stop_the_bot_cost_no_echo_search_and_no_silero(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -159,7 +183,7 @@ def test_runs_too_short_to_stop_the_bot_cost_no_echo_search_and_no_silero(
     assert calls == []
     vad, settings = webrtcvad.Vad(2), BargeInSettings()
     voiced = [
-        frame_rms(np.frombuffer(frame, np.int16)) >= settings.min_rms and vad.is_speech(frame, 16000)
+        frame_rms(frame) >= settings.min_rms and vad.is_speech(frame, 16000)
         for frame in frames_of(to_pcm(caller))
     ]
     assert sum(voiced) >= 5, "the case is real: webrtcvad voices key strikes"

@@ -4,6 +4,7 @@ imported from the media-controller, shows the false stops the issue reported (th
 
 import pytest
 from media_controller.barge_in import BargeInDetector, BargeInSettings
+from media_controller.echo_guard import EchoGuardSettings
 from voicebot_corpus.cases import MUST_NOT_STOP, Case, build_corpus
 from voicebot_corpus.detectors import DETECTORS
 from voicebot_corpus.evaluate import Outcome, category_figures, evaluate, percentile
@@ -66,7 +67,8 @@ def test_the_experimental_double_talk_test_stops_sooner_over_echo_and_never_for_
     corpus: list[Case], chosen: list[Outcome]
 ) -> None:
     cases = [c for c in corpus if c.category in ("echo", "interruption_over_echo")]
-    level_tested = evaluate(lambda: BargeInDetector(BargeInSettings(double_talk_ratio=1.6)), cases)
+    double_talk = BargeInSettings(echo=EchoGuardSettings(double_talk_ratio=1.6))
+    level_tested = evaluate(lambda: BargeInDetector(double_talk), cases)
     assert not any(o.stopped for o in level_tested if o.category == "echo")
     sooner, plain = delays(level_tested, "interruption_over_echo"), delays(chosen, "interruption_over_echo")
     assert len(sooner) == len(plain) == 3

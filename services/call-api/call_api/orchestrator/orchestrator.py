@@ -208,14 +208,26 @@ class Orchestrator:
         raise CallEnd(CallResult(EndReason.CALLER_SILENCE, f"no caller audio for {limit:g} s"))
 
     async def _barge_in(self, event: BargeInDetected) -> None:
+        received_at_ms = time.monotonic() * 1000
         if not self.turns.is_(Turn.BOT_TURN) or self.speaker.current is None:
             return
         stream_id = self.speaker.current.stream_id
-        if await self.speaker.interrupt() is None:
+        speech = await self.speaker.interrupt()
+        if speech is None:
             return
         self.listener.bot_stopped()  # the next turn hears the interrupting utterance from its start
         log.info(
-            "barge-in", extra={"stream_id": stream_id, "onset_ms": event.onset_ms, "source": event.source}
+            "barge-in",
+            extra={
+                "stream_id": stream_id,
+                "source": event.source,
+                # Monotonic ms (bench/README.md, "Clocks"): the controller's onset and decision,
+                # the event read here, stop_audio queued to the client.
+                "onset_ms": event.onset_ms,
+                "detected_ms": event.detected_ms,
+                "received_at_ms": round(received_at_ms, 1),
+                "stop_audio_at_ms": round(speech.stop_audio_at_ms or 0.0, 1),
+            },
         )
         metrics.BARGE_INS.inc()
         trace.get_current_span().add_event("barge_in", {"stream_id": stream_id})

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from media_controller.barge_in import BargeInDetector, BargeInSettings, Onset
+from media_controller.echo_guard import EchoGuardSettings
 from media_controller.silero_vad import SileroStream
 
 
@@ -74,7 +75,10 @@ class SileroOnly:
 
 
 FIRST_CHOICE = BargeInSettings(
-    silero_threshold=0.4, silero_every_frame=False, silero_min_relative_rms=0.0, echo_consistent_ms=None
+    silero_threshold=0.4,
+    silero_every_frame=False,
+    silero_min_relative_rms=0.0,
+    echo=EchoGuardSettings(consistent_ms=None),
 )
 
 DETECTORS: dict[str, Callable[[], Detector]] = {

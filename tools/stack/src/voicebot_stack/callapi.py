@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,15 +82,7 @@ class CallApiServer:
     def log_records(self, message: str | None = None) -> Iterator[dict[str, Any]]:
         """The server's JSON log lines (optionally only those with this message)."""
         assert self.proc is not None
-        for line in self.proc.output().splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if message is None or record.get("message") == message:
-                yield record
+        return self.proc.log_records(message)
 
     def wait_record(self, message: str, call_id: str | None = None, timeout: float = 20.0) -> dict[str, Any]:
         """Wait for a JSON log line with this message (and call_id); return it."""

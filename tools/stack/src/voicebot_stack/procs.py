@@ -4,6 +4,7 @@ Every wait polls a real condition with a deadline; nothing sleeps and hopes."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,8 +12,9 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -118,6 +120,20 @@ class Proc:
     def output(self) -> str:
         with self._lock:
             return "\n".join(self.lines)
+
+    def log_records(self, message: str | None = None) -> Iterator[dict[str, Any]]:
+        """The process's JSON log lines (optionally only those with this message)."""
+        with self._lock:
+            lines = list(self.lines)
+        for line in lines:
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if message is None or record.get("message") == message:
+                yield record
 
     def wait_line(self, pattern: str, timeout: float = 30.0, start: int = 0) -> re.Match[str]:
         """Wait for an output line matching `pattern` (searched from line index `start`)."""

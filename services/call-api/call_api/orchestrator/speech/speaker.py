@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from typing import Any, cast
 
@@ -105,6 +106,7 @@ class Speaker:
         speech.interrupted = True
         try:
             await self.send(StopAudio(payload=StopAudioPayload(stream_id=speech.stream_id)))
+            speech.stop_audio_at_ms = time.monotonic() * 1000
             await self.media.stop_playback(speech.stream_id)
         except MediaUnavailable as exc:
             raise media_failed(str(exc)) from None

@@ -30,6 +30,7 @@ class Speech:
     started: "asyncio.Future[PlaybackStarted]" = field(default_factory=_future)
     finished: "asyncio.Future[PlaybackFinished]" = field(default_factory=_future)
     interrupted: bool = False
+    stop_audio_at_ms: float | None = None  # monotonic ms: the barge-in's stop_audio queued to the client
     heard: str = ""
     rest: str = ""
     pending: str = ""
