@@ -58,7 +58,7 @@ async def run_round(spec: CodecSpec, packets: list[bytes]) -> tuple[list[float],
         jitter_depth=3,
         on_frame=outbox.audio,
         on_speech=lambda change: None,
-        on_voice=lambda frame, at_ms, voiced: None,  # the barge-in detector's hook, not measured here
+        on_voice=lambda frame, at_ms, voiced, rms: None,  # the barge-in detector's hook, not measured here
         flood_guard=TokenBucket(rate=1e9, burst=1e9),
         clock=clock,
     )

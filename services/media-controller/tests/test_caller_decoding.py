@@ -124,7 +124,7 @@ class Frames:
     def clock(self) -> float:
         return self.now
 
-    def voice(self, frame: bytes, at_ms: float, voiced: bool) -> None:
+    def voice(self, frame: bytes, at_ms: float, voiced: bool, rms: float) -> None:
         self.stamps.append(at_ms)
 
 
