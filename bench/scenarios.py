@@ -3,7 +3,18 @@ order of `python -m bench` and of its table)."""
 
 import importlib
 
-MODULES = ["callapi", "gateway", "media", "security", "capacity", "call", "sip", "false_barge_in", "soak"]
+MODULES = [
+    "callapi",
+    "gateway",
+    "media",
+    "media_memory",
+    "security",
+    "capacity",
+    "call",
+    "sip",
+    "false_barge_in",
+    "soak",
+]
 
 for module in MODULES:
     importlib.import_module(f"bench.{module}")
