@@ -98,6 +98,8 @@ class Sessions:
             # A burst's reference cycles and the C memory of its codecs and detectors go back to
             # the kernel (docs/architecture.md, "Memory").
             heap.collect_and_trim_soon(self._idle.is_set)
+        elif session is not None:
+            heap.trim_soon()  # what the call freed, even if one call stays open for hours
         if session is not None:
             self.on_change()
         return session
