@@ -8,6 +8,7 @@ MODULES = [
     "gateway",
     "media",
     "caller_tap",
+    "media_memory",
     "security",
     "capacity",
     "pacing_pass",

@@ -41,7 +41,7 @@ CALLER_TEXT = "no thank you"
 SAMPLE_EVERY_S = 0.5
 REPLY_TIMEOUT_S = 60.0
 SETTLE_TIMEOUT_S = 60.0  # after a burst: until the RSS stops falling
-SETTLE_STEP_S = 5.0  # > twice call-api's heap trim delay (call_api/heap.py)
+SETTLE_STEP_S = 5.0  # > twice call-api's heap trim delay (voicebot_tracing/heap.py)
 IDLE_HOLD_S = 3.0
 # A silent caller is reprompted every silence_timeout and the scenario hangs up after a few: the
 # burst's first calls would end before its last ones are open.

@@ -79,6 +79,6 @@ def post_fork(server: object, worker: object) -> None:
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
-    from call_api.heap import limit_arenas
+    from voicebot_tracing.heap import limit_arenas
 
     limit_arenas()  # before the worker's threads: fewer malloc arenas (docs/architecture.md, "Memory")

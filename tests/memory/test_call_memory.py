@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from call_api.heap import TRIM_DELAY_SECONDS
 from voicebot_callsim.audio import speech_pcm
 from voicebot_callsim.call import GatewayCall
 from voicebot_callsim.rtp import opus_packets
 from voicebot_stack.procstat import rss_kb
+from voicebot_tracing.heap import TRIM_DELAY_SECONDS
 
 from tests.support.fullstack import FullStack, start_full_stack
 
@@ -54,7 +54,7 @@ def worker_rss_mb(stack: FullStack) -> float:
 
 async def settled_rss_mb(stack: FullStack) -> float:
     """The worker's RSS once it stopped falling: two readings, further apart than the heap trim's
-    delay (call_api/heap.py), within 1 MB."""
+    delay (voicebot_tracing/heap.py), within 1 MB."""
     last = worker_rss_mb(stack)
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline:

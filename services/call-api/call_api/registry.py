@@ -11,8 +11,8 @@ import secrets
 from typing import Protocol
 
 from voicebot_protocol import EndReason
+from voicebot_tracing import heap
 
-from call_api import heap
 from call_api.cache import RedisCacheManager
 
 log = logging.getLogger(__name__)

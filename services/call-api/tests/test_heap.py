@@ -1,7 +1,7 @@
-"""A worker whose last call ended collects its garbage before the heap trim (call_api/heap.py): a
-burst's reference cycles would otherwise hold their memory until the oldest generation's rare
-collection; the providers' own idle releases (Piper's arena) run just before that trim. A call
-that started meanwhile is not made to wait for either."""
+"""A worker whose last call ended collects its garbage before the heap trim
+(voicebot_tracing/heap.py): a burst's reference cycles would otherwise hold their memory until the
+oldest generation's rare collection; the providers' own idle releases (Piper's arena) run just
+before that trim. A call that started meanwhile is not made to wait for either."""
 
 import asyncio
 import gc
@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import cast
 
 import pytest
-from call_api import heap
 from call_api.cache import RedisCacheManager
 from call_api.registry import CallRegistry
 from voicebot_protocol import EndReason
+from voicebot_tracing import heap
 
 WAIT = 30.0  # only matters when something is broken
 

@@ -6,7 +6,7 @@ import signal
 
 from aiohttp import web
 from voicebot_protocol.media_registry import ControllerRecord
-from voicebot_tracing import flush_tracing, setup_logging, setup_tracing
+from voicebot_tracing import flush_tracing, heap, setup_logging, setup_tracing
 
 from media_controller.app import SESSIONS, create_app
 from media_controller.drain import drain
@@ -79,6 +79,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    heap.limit_arenas()  # before any thread (Silero's, asyncio's): fewer malloc arenas to strand memory in
     settings = Settings()
     setup_logging("media-controller", settings.log_level)
     try:

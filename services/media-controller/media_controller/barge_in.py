@@ -105,6 +105,11 @@ class BargeInDetector:
         self.echo_frames = 0  # voiced frames the echo guard took as the bot's own audio
         self._caller_clock = FrameClock()
 
+    def close(self) -> None:
+        """The call is over: Silero's detector goes back to the process's pool."""
+        if self._silero is not None:
+            self._silero.close()
+
     @property
     def echo_delay_ms(self) -> float | None:
         """The line's echo delay, once settled."""

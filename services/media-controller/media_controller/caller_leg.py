@@ -58,6 +58,7 @@ class CallerLeg:
         if self.tap is not None:  # it closes the leg's socket
             self.tap.close()
             self.tap = None
+        self.barge_in.close()
 
     async def tap_producer(self, producer_id: str) -> None:
         """Consume the caller's new audio producer onto the tap leg and watch its audio level."""

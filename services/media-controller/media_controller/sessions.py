@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from voicebot_protocol.media import CallCodec
 from voicebot_protocol.media_service import ServiceNotification
+from voicebot_tracing import heap
 
 from media_controller.errors import at_capacity, draining
 from media_controller.service import MediasoupService
@@ -94,6 +95,11 @@ class Sessions:
         session = self._sessions.pop(call_id, None)
         if not self._sessions:
             self._idle.set()
+            # A burst's reference cycles and the C memory of its codecs and detectors go back to
+            # the kernel (docs/architecture.md, "Memory").
+            heap.collect_and_trim_soon(self._idle.is_set)
+        elif session is not None:
+            heap.trim_soon()  # what the call freed, even if one call stays open for hours
         if session is not None:
             self.on_change()
         return session

@@ -1,5 +1,6 @@
 """Tracing and logging shared by every Python service: JSON logs carrying trace_id
-and call_id (contextvars), trace-id helpers, and OpenTelemetry set up once per process."""
+and call_id (contextvars), trace-id helpers, and OpenTelemetry set up once per process; and the
+process's C heap upkeep after bursts of calls (`voicebot_tracing.heap`, imported by itself)."""
 
 from voicebot_tracing.context import bind_call, current_call_id, current_trace_id
 from voicebot_tracing.ids import (

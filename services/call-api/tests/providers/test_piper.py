@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from call_api import heap
 from call_api.providers import config
 from call_api.providers.base import ProviderError
 from call_api.providers.tts import piper
 from call_api.providers.tts.espeak import EspeakTTS
 from call_api.providers.tts.piper import PiperTTS, packaged_voice
+from voicebot_tracing import heap
 
 THREE_SENTENCES = "Hello there. This is the second sentence. And here is a third one."
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pocketsphinx
+from voicebot_tracing import heap
 
-from call_api import heap
 from call_api.providers.base import ProviderError, SttResult
 from call_api.providers.stt.grammar import grammar_phrases, jsgf
 from call_api.providers.stt.pronunciations import MAX_TAUGHT_WORDS, load_pronunciations, teach

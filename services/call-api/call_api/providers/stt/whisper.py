@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from voicebot_tracing import heap
 
-from call_api import heap
 from call_api.providers.base import ProviderError, SttResult
 from call_api.providers.stt.speech_gate import SpeechGate
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from voicebot_tracing import heap
 
-from call_api import heap
 from call_api.providers.base import ProviderError
 from call_api.providers.text import split_sentences
 

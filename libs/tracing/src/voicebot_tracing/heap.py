@@ -1,19 +1,22 @@
-"""Gives the C heap's free memory back to the kernel (glibc's malloc_trim).
+"""Gives the C heap's free memory back to the kernel (glibc's malloc_trim), for every Python
+service: call-api's workers and the media-controller.
 
-Why: a burst of calls makes decoders and buffers in C (pocketsphinx, onnxruntime, CTranslate2),
-from several threads and so several malloc arenas. Once they are freed glibc keeps those pages:
-an arena only shrinks from its top, and a fragmented one not at all, so a worker's RSS would stay at
-the burst's peak (measured: 11 decoders built and freed left +108 MB; a trim took it back to the
-start). malloc_trim(0) returns every arena's free pages. Requests are merged (at most one trim
-every TRIM_DELAY_SECONDS, that long after the first request) and it runs in a thread: it walks
-the arenas under their locks, a few milliseconds.
+Why: a burst of calls makes decoders and buffers in C (pocketsphinx, onnxruntime, CTranslate2 in
+call-api; Silero's ggml contexts and PyAV's codecs in the media-controller), from several threads
+and so several malloc arenas. Once they are freed glibc keeps those pages: an arena only shrinks
+from its top, and a fragmented one not at all, so a process's RSS would stay at the burst's peak
+(measured: 11 pocketsphinx decoders built and freed left +108 MB; 100 Silero contexts +300 MB; a
+trim took both back to the start). malloc_trim(0) returns every arena's free pages. Requests are
+merged (at most one trim every TRIM_DELAY_SECONDS, that long after the first request) and it runs
+in a thread: it walks the arenas under their locks, a few milliseconds.
 
-When a worker's last call ends (registry.py) the trim is preceded by a full garbage collection,
-if the worker is still idle then: a burst leaves thousands of reference cycles (tasks, spans,
-sockets) that only the oldest generation's rare collection would free, and the memory they hold
-cannot go back to the kernel before. It runs on the event loop (≈ 70 ms of CPU over a warm worker's
-100 000 objects) at a moment no call is there to notice. Providers may add a release of their own
-(`on_idle`), run in the trim's thread just before it."""
+When a process's last call ends (call-api's registry.py, the media-controller's sessions.py) the
+trim is preceded by a full garbage collection, if the process is still idle then: a burst leaves
+thousands of reference cycles (tasks, spans, sockets) that only the oldest generation's rare
+collection would free, and the memory they hold cannot go back to the kernel before. It runs on
+the event loop (≈ 70 ms of CPU over a warm call-api worker's 100 000 objects) at a moment no call
+is there to notice. Providers may add a release of their own (`on_idle`), run in the trim's thread
+just before it."""
 
 import asyncio
 import ctypes
