@@ -119,3 +119,36 @@ async def test_the_call_span_continues_the_gateway_trace(served_app: tuple[FastA
     assert f"{span.context.trace_id:032x}" == trace_id
     assert span.parent is not None and f"{span.parent.span_id:016x}" == parent_span
     assert span.attributes is not None and span.attributes["call.id"] == "traced-call"
+
+
+async def test_a_refresher_that_swallows_its_cancellation_does_not_keep_the_call_open(
+    served_app: tuple[FastAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's asyncio.wait_for (redis-py's socket writes use it) can swallow a cancellation:
+    the claim refresher then goes on, and the call's end must not wait for it forever. In the soak
+    such a call never closed its media session (the orchestrator's aclose)."""
+    app, url = served_app
+    registry = app.state.registry
+    real_refresh = registry.refresh
+    refreshing = asyncio.Event()
+
+    async def refresh_swallowing_cancellation(call_id: str, token: str) -> None:
+        if refreshing.is_set():
+            await real_refresh(call_id, token)
+            return
+        refreshing.set()
+        try:
+            await asyncio.Event().wait()  # until the call's end cancels it
+        except asyncio.CancelledError:
+            pass  # swallowed, as asyncio.wait_for in Python 3.11 may
+
+    monkeypatch.setattr(registry, "refresh", refresh_swallowing_cancellation)
+    call_id = "inproc-swallowed-cancel"
+    ws = await open_call(url, call_id)
+    async with asyncio.timeout(5):
+        await refreshing.wait()  # the refresher is inside its refresh when the call ends
+    await ws.send(CALL_TERMINATED)
+    assert (await expect_close(ws))[0] == 1000
+    async with asyncio.timeout(5):
+        await closed_event(call_id).wait()
+    assert registry.active_calls == 0
