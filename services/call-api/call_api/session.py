@@ -288,7 +288,7 @@ class CallSession:
 
         if self.end_request is not None:
             reason, message = self.end_request
-        elif run_task.cancelled():
+        elif run_task.cancelled() or not run_task.done():  # not done: it ignored its cancellation
             reason, message = EndReason.INTERNAL_ERROR, "orchestrator cancelled"
         elif (exc := run_task.exception()) is not None:
             log.error("orchestrator run failed", exc_info=exc)

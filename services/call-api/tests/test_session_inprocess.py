@@ -11,6 +11,7 @@ from call_api.app import create_app
 from call_api.registry import active_call_key
 from call_api.settings import CacheSettings, Settings
 from fastapi import FastAPI
+from voicebot_protocol import EndReason
 from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import (
@@ -41,6 +42,7 @@ async def served_app(redis_for_app: RedisServer) -> AsyncIterator[tuple[FastAPI,
         cache=CacheSettings(redis_url=redis_for_app.url),
         orchestrator_factory=factory_path("create_echo_orchestrator"),
         call_ttl_seconds=3,  # refreshed every second: the refresher task is exercised too
+        orchestrator_close_timeout=1.0,  # how long a call's end waits for a task that ignores it
     )
     app = create_app(settings, configure_logging=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
@@ -152,3 +154,24 @@ async def test_a_refresher_that_swallows_its_cancellation_does_not_keep_the_call
     async with asyncio.timeout(5):
         await closed_event(call_id).wait()
     assert registry.active_calls == 0
+
+
+async def test_an_orchestrator_that_ignores_its_cancellation_is_closed_all_the_same(
+    served_app: tuple[FastAPI, str],
+) -> None:
+    """The call's end (here the drain's) cancels the orchestrator's run; a run that swallows it
+    must not keep the call open: after CALL_API_ORCHESTRATOR_CLOSE_TIMEOUT the call ends and the
+    orchestrator is closed (its media session with it)."""
+    app, url = served_app
+    call_id = "inproc-ignores-cancel"
+    ws = await open_call(url, call_id)
+    await ws.send(mediasoup_request(1, "test.ignore_cancel"))
+    while (await recv_json(ws))["event"] != "mediasoup_response":
+        pass  # the greeting first
+    app.state.registry.end_all(EndReason.SERVER_SHUTDOWN, "server shutting down")
+    ended = await recv_json(ws)
+    assert (ended["event"], ended["code"]) == ("call_ended", "server_shutdown")
+    assert (await expect_close(ws))[0] == 1001
+    async with asyncio.timeout(5):
+        await closed_event(call_id).wait()
+    assert app.state.registry.active_calls == 0
