@@ -25,6 +25,7 @@ from tests.support.callapi import CallApiServer
 from tests.support.fake_providers import API_KEY, FakeDeepgram, FakeOpenAI, ThreadedFake
 from tests.support.fullstack import REAL_FACTORY
 from tests.support.media import MediaStack, speech_wav, start_media_stack
+from tests.support.metrics import scrape, value
 from tests.support.procs import http_ok, wait_until
 from tests.support.redis import RedisServer, redis_ping
 
@@ -63,6 +64,12 @@ class ChaosStack:
     def tts_keys(self) -> list[bytes]:
         with self.redis_client() as client:
             return list(client.scan_iter("tts:*"))
+
+    # --- media --------------------------------------------------------------------------------
+
+    def media_sessions_active(self) -> float:
+        """The controller's open media sessions (its media_sessions_active gauge)."""
+        return value(scrape(f"{self.media.controller_url}/metrics"), "media_sessions_active")
 
     # --- health ---------------------------------------------------------------------------------
 

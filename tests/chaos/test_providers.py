@@ -21,6 +21,7 @@ from tests.chaos.harness import (
     live_calls,
     new_call,
     wait_ended,
+    wait_for,
 )
 from tests.chaos.report import Row
 
@@ -123,6 +124,9 @@ async def _provider_fails_mid_call(
         f"ERROR 'provider failed' ×{ATTEMPTS} with each call's trace id"
     )
     row.measure(f"call_ended provider_failure + close 4504 for all, {took:.1f}s after the fault")
+    # Every call's end releases its media: the controller holds no session of the ended calls.
+    await wait_for(lambda: stack.media_sessions_active() == 0, 10, "the media sessions closed")
+    row.measure("media sessions open at the controller after the calls ended: 0")
 
 
 TTS_MODES = ["500", pytest.param("hang", marks=FULL), pytest.param("die_midway", marks=FULL),

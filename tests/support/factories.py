@@ -7,6 +7,8 @@ back, greets with a play_audio and obeys a few test methods:
   test.hangup         → returns CallResult(dialog_completed)   (call_ended, close 1000)
   test.media_failure  → returns CallResult(media_failure)      (call_ended, close 4502)
   test.crash          → raises                                 (call_ended internal_error, close 1011)
+  test.ignore_cancel  → answers, then swallows the call's cancellation and runs on until aclose()
+                        (a task stuck like one in Python 3.11's asyncio.wait_for)
 """
 
 import asyncio
@@ -43,6 +45,7 @@ class EchoOrchestrator:
         self.ticks = 0
         self._ticker: asyncio.Task[None] | None = None
         self.closed = False
+        self._released = asyncio.Event()  # aclose() ran: a run ignoring its cancellation ends
 
     async def run(self, websocket_in: WebSocketIn, websocket_out: WebSocketOut) -> CallResult | None:
         # A background task of the call, like a real orchestrator's: aclose() must leave none behind.
@@ -65,15 +68,27 @@ class EchoOrchestrator:
                 return CallResult(EndReason.MEDIA_FAILURE, "media server lost")
             if method == "test.crash":
                 raise RuntimeError("test crash")
-            await websocket_out(
-                MediasoupResponse(
-                    payload=MediasoupResponsePayload(
-                        request_id=message.payload.request_id,
-                        data={"method": method, "echo": message.payload.data},
-                    )
-                )
-            )
+            if method == "test.ignore_cancel":
+                await self._answer(websocket_out, message)
+                await self._ignore_cancellation()
+                continue
+            await self._answer(websocket_out, message)
         return None
+
+    async def _answer(self, websocket_out: WebSocketOut, request: MediasoupRequest) -> None:
+        data = {"method": request.payload.method, "echo": request.payload.data}
+        await websocket_out(
+            MediasoupResponse(
+                payload=MediasoupResponsePayload(request_id=request.payload.request_id, data=data)
+            )
+        )
+
+    async def _ignore_cancellation(self) -> None:
+        try:
+            await asyncio.Event().wait()  # until the call's end cancels the run
+        except asyncio.CancelledError:
+            pass  # swallowed
+        await self._released.wait()
 
     async def _tick(self) -> None:
         while True:
@@ -84,6 +99,7 @@ class EchoOrchestrator:
         if self.closed:
             return
         self.closed = True
+        self._released.set()
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)

@@ -1,31 +1,13 @@
 """GET /metrics on the call-api (every gunicorn worker's values) and on the media-controller,
 before and after a real booking call with a barge-in."""
 
-import urllib.request
 import uuid
 
-from prometheus_client.parser import text_string_to_metric_families
 from voicebot_callsim.call import GatewayCall
 
+from tests.support.metrics import scrape, value
 from tests.tracing.calls import booking_call_with_barge_in
 from tests.tracing.conftest import TracedStack
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(url: str) -> Samples:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        assert resp.headers["Content-Type"].startswith("text/plain")
-        text = resp.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def test_metrics_count_a_call(traced: TracedStack) -> None:

@@ -104,6 +104,7 @@ class CallSession:
         )
         self.end_request: tuple[EndReason, str] | None = None
         self._end_requested = asyncio.Event()
+        self._tasks_stopping = False
         self._started_at = time.monotonic()
 
     # --- the whole call -----------------------------------------------------
@@ -283,13 +284,11 @@ class CallSession:
             await asyncio.wait({run_task, end_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             time_limit.cancel()
-            for task in (end_wait, keepalive, run_task):
-                task.cancel()
-            await asyncio.gather(end_wait, keepalive, run_task, return_exceptions=True)
+            await self._stop_call_tasks(end_wait, keepalive, run_task)
 
         if self.end_request is not None:
             reason, message = self.end_request
-        elif run_task.cancelled():
+        elif run_task.cancelled() or not run_task.done():  # not done: it ignored its cancellation
             reason, message = EndReason.INTERNAL_ERROR, "orchestrator cancelled"
         elif (exc := run_task.exception()) is not None:
             log.error("orchestrator run failed", exc_info=exc)
@@ -330,9 +329,24 @@ class CallSession:
         if self.errors >= self.settings.max_errors_per_call:
             self.request_end(EndReason.TOO_MANY_ERRORS, f"{self.errors} bad frames")
 
+    async def _stop_call_tasks(self, *tasks: asyncio.Task[Any]) -> None:
+        """Cancel the call's tasks and wait for them, bounded: a task that swallows its
+        cancellation (Python 3.11's asyncio.wait_for can, and redis-py uses it) must not keep the
+        call, and with it the media session, open forever. Such a task is logged and left."""
+        self._tasks_stopping = True
+        for task in tasks:
+            task.cancel()
+        timeout = self.settings.orchestrator_close_timeout
+        _, still_running = await asyncio.wait(tasks, timeout=timeout)
+        if still_running:
+            log.error(
+                "call tasks ignored their cancellation",
+                extra={"tasks": sorted(t.get_name() for t in still_running), "timeout_s": timeout},
+            )
+
     async def _keep_claim_alive(self) -> None:
         assert self.claim_id is not None
-        while True:
+        while not self._tasks_stopping:  # also ends a refresh that swallowed the cancellation
             await asyncio.sleep(self.settings.call_ttl_seconds / 3)
             await self.registry.refresh(self.claim_id, self.token)
 

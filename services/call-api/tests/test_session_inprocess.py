@@ -11,6 +11,7 @@ from call_api.app import create_app
 from call_api.registry import active_call_key
 from call_api.settings import CacheSettings, Settings
 from fastapi import FastAPI
+from voicebot_protocol import EndReason
 from voicebot_stack.credentials import scoped_call_id
 
 from tests.support.callapi import (
@@ -41,6 +42,7 @@ async def served_app(redis_for_app: RedisServer) -> AsyncIterator[tuple[FastAPI,
         cache=CacheSettings(redis_url=redis_for_app.url),
         orchestrator_factory=factory_path("create_echo_orchestrator"),
         call_ttl_seconds=3,  # refreshed every second: the refresher task is exercised too
+        orchestrator_close_timeout=1.0,  # how long a call's end waits for a task that ignores it
     )
     app = create_app(settings, configure_logging=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
@@ -119,3 +121,57 @@ async def test_the_call_span_continues_the_gateway_trace(served_app: tuple[FastA
     assert f"{span.context.trace_id:032x}" == trace_id
     assert span.parent is not None and f"{span.parent.span_id:016x}" == parent_span
     assert span.attributes is not None and span.attributes["call.id"] == "traced-call"
+
+
+async def test_a_refresher_that_swallows_its_cancellation_does_not_keep_the_call_open(
+    served_app: tuple[FastAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's asyncio.wait_for (redis-py's socket writes use it) can swallow a cancellation:
+    the claim refresher then goes on, and the call's end must not wait for it forever. In the soak
+    such a call never closed its media session (the orchestrator's aclose)."""
+    app, url = served_app
+    registry = app.state.registry
+    real_refresh = registry.refresh
+    refreshing = asyncio.Event()
+
+    async def refresh_swallowing_cancellation(call_id: str, token: str) -> None:
+        if refreshing.is_set():
+            await real_refresh(call_id, token)
+            return
+        refreshing.set()
+        try:
+            await asyncio.Event().wait()  # until the call's end cancels it
+        except asyncio.CancelledError:
+            pass  # swallowed, as asyncio.wait_for in Python 3.11 may
+
+    monkeypatch.setattr(registry, "refresh", refresh_swallowing_cancellation)
+    call_id = "inproc-swallowed-cancel"
+    ws = await open_call(url, call_id)
+    async with asyncio.timeout(5):
+        await refreshing.wait()  # the refresher is inside its refresh when the call ends
+    await ws.send(CALL_TERMINATED)
+    assert (await expect_close(ws))[0] == 1000
+    async with asyncio.timeout(5):
+        await closed_event(call_id).wait()
+    assert registry.active_calls == 0
+
+
+async def test_an_orchestrator_that_ignores_its_cancellation_is_closed_all_the_same(
+    served_app: tuple[FastAPI, str],
+) -> None:
+    """The call's end (here the drain's) cancels the orchestrator's run; a run that swallows it
+    must not keep the call open: after CALL_API_ORCHESTRATOR_CLOSE_TIMEOUT the call ends and the
+    orchestrator is closed (its media session with it)."""
+    app, url = served_app
+    call_id = "inproc-ignores-cancel"
+    ws = await open_call(url, call_id)
+    await ws.send(mediasoup_request(1, "test.ignore_cancel"))
+    while (await recv_json(ws))["event"] != "mediasoup_response":
+        pass  # the greeting first
+    app.state.registry.end_all(EndReason.SERVER_SHUTDOWN, "server shutting down")
+    ended = await recv_json(ws)
+    assert (ended["event"], ended["code"]) == ("call_ended", "server_shutdown")
+    assert (await expect_close(ws))[0] == 1001
+    async with asyncio.timeout(5):
+        await closed_event(call_id).wait()
+    assert app.state.registry.active_calls == 0

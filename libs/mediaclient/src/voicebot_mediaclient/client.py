@@ -138,10 +138,22 @@ class MediaClient:
         return MediaSession(self, info, trace_id, ws, base_url=pinned)
 
     async def _delete_quietly(self, call_id: str, trace_id: str, base_url: str | None = None) -> None:
+        """DELETE the session, retried like open_session (it is idempotent; a controller that is
+        briefly unreachable or overloaded must not keep the call's media): never raises."""
         try:
-            await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id, base_url=base_url)
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.open_attempts),
+                wait=wait_exponential(multiplier=0.1, max=1.0),
+                retry=retry_if_exception_type(MediaUnavailable),
+                reraise=True,
+            ):
+                with attempt:
+                    await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id, base_url=base_url)
         except (MediaUnavailable, MediaRequestError) as exc:
-            log.warning("could not delete the media session", extra={"call_id": call_id, "error": str(exc)})
+            log.warning(
+                "could not delete the media session",
+                extra={"call_id": call_id, "trace_id": trace_id, "error": str(exc)},
+            )
 
     async def healthy(self) -> bool:
         """The controller answers and is connected to the mediasoup service."""

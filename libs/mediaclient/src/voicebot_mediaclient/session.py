@@ -53,6 +53,7 @@ class MediaSession:
         self.caller_frames_dropped = 0
         self._ws = ws
         self._closed = False
+        self._closing: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue()
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(audio_frames)
         self._reader = asyncio.create_task(self._read(), name=f"media-events-{self.call_id}")
@@ -153,10 +154,15 @@ class MediaSession:
             self._put_audio(None)
 
     async def close(self) -> None:
-        """Close the WebSocket and delete the session on the controller (idempotent, never raises)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Close the WebSocket and delete the session on the controller (idempotent, never raises).
+        The close runs once, in its own task: a caller cancelled meanwhile (the call's end, a
+        timeout) stops waiting for it, not the close itself, so the session is never left open."""
+        if self._closing is None:
+            self._closed = True
+            self._closing = asyncio.create_task(self._close(), name=f"media-close-{self.call_id}")
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self._ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
