@@ -29,7 +29,7 @@ from bench import audio
 from bench.context import BenchContext
 from bench.registry import scenario
 from bench.results import Result, simple_table
-from bench.soak import settled_rss
+from bench.soak import rss_row, settled_rss
 from bench.stack import media_stack
 
 CALLS = (100, 30)  # full, --quick
@@ -113,23 +113,9 @@ async def media_memory(ctx: BenchContext) -> Result:
             await client.aclose()
     for sample in samples:
         latency.add(sample)
-    n = max(1, len(calls))
     rows: list[list[Any]] = []
     for name in PROCESSES:
-        rows.append(
-            [
-                name,
-                len(calls),
-                warm[name],
-                idle[name],
-                round((idle[name] - warm[name]) / n, 2),
-                peak[name],
-                round((peak[name] - warm[name]) / n, 2),
-                after[name],
-                round(100 * (after[name] - warm[name]) / warm[name], 1),
-                settled_s,
-            ]
-        )
+        rows.append([*rss_row(name, len(calls), warm[name], idle[name], peak[name], after[name]), settled_s])
         goals = ("≤ 2 MB", "≤ 10 %") if name == "controller" else (None, None)
         result.set_value(f"{name}_mb_per_idle_call", rows[-1][4], "MB", goals[0])
         result.set_value(f"{name}_mb_per_active_call", rows[-1][6], "MB")

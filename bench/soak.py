@@ -97,6 +97,23 @@ async def settled_rss(read: Callable[[], dict[str, float]], name: str) -> dict[s
     return last
 
 
+def rss_row(name: str, calls: int, warm: float, idle: float, peak: float, after: float) -> list[Any]:
+    """A process's RSS over a burst (MB): warm idle, with the calls idle (and per call), peak (and
+    per call), after, and after vs warm in %."""
+    n = max(1, calls)
+    return [
+        name,
+        calls,
+        warm,
+        idle,
+        round((idle - warm) / n, 2),
+        peak,
+        round((peak - warm) / n, 2),
+        after,
+        round(100 * (after - warm) / warm, 1),
+    ]
+
+
 @scenario("soak.memory", "bursts of 100 concurrent real calls: MB per idle/active call, RSS after vs warm")
 async def soak(ctx: BenchContext) -> Result:
     seconds = ctx.options.soak_seconds
@@ -161,22 +178,9 @@ async def soak(ctx: BenchContext) -> Result:
                 greeted.add(sample)
             for sample in replied_s:
                 replied.add(sample)
-            n = max(1, len(calls))
             for name in ("call_api_workers", "controller", "mediasoup_worker"):
-                rows.append(
-                    [
-                        burst,
-                        name,
-                        len(calls),
-                        warm[name],
-                        idle[name],
-                        round((idle[name] - warm[name]) / n, 2),
-                        peak[name],
-                        round((peak[name] - warm[name]) / n, 2),
-                        after[name],
-                        round(100 * (after[name] - warm[name]) / warm[name], 1),
-                    ]
-                )
+                figures = rss_row(name, len(calls), warm[name], idle[name], peak[name], after[name])
+                rows.append([burst, *figures])
     result.wall_s = time.perf_counter() - started
     result.info.update(bursts=burst, rss_mb_cold=cold, rss_mb_warm_idle=warm)
     result.info["bursts_table"] = [dict(zip(TABLE_KEYS, row, strict=True)) for row in rows]
