@@ -1,6 +1,8 @@
 """call.*: real calls through the full stack (Redis, mediasoup service + worker, media-controller,
 call-api on gunicorn with the real Orchestrator: espeak TTS, pocketsphinx STT, the scripted dialog)
-placed by callsim's GatewayCall with RTP both ways on loopback.
+placed by callsim's GatewayCall with RTP both ways on loopback. call.barge_in's calls come in
+through the nginx TLS gateway (infra/nginx's template, as gateway.connect's), as a telephony
+gateway's would; call.turn's connect straight to gunicorn.
 
 The caller says "say that again" (a global `repeat` intent of the scenario), so every reply
 leads to another bot utterance and a call can go on for as many trials as needed."""
@@ -14,6 +16,7 @@ import uuid
 from typing import Any
 
 from voicebot_callsim.call import GatewayCall
+from voicebot_stack.nginx import NginxGateway, make_certs
 
 from bench import audio
 from bench.context import BenchContext
@@ -26,8 +29,8 @@ TURNS = (35, 8)
 STEP_TIMEOUT = 20.0
 
 
-async def new_call(url: str, prefix: str) -> GatewayCall:
-    call = GatewayCall(url, f"{prefix}-{uuid.uuid4().hex[:10]}", {"contact_name": "Ann"})
+async def new_call(url: str, prefix: str, ca_file: str | None = None) -> GatewayCall:
+    call = GatewayCall(url, f"{prefix}-{uuid.uuid4().hex[:10]}", {"contact_name": "Ann"}, ca_file=ca_file)
     await call.start()
     await call.setup_media()
     return call
@@ -38,26 +41,59 @@ async def end_call(call: GatewayCall | None) -> None:
         await call.terminate()
 
 
-@scenario("call.barge_in", "real call: caller onset (RTP) → stop_audio at the gateway; → last bot packet")
+@scenario(
+    "call.barge_in",
+    "real call through nginx TLS: caller onset (RTP) → stop_audio at the gateway; → last bot packet",
+)
 async def call_barge_in(ctx: BenchContext) -> Result:
     trials = ctx.options.pick(*BARGE_TRIALS)
-    url = ctx.full().call_api.ws_url
-    result = Result(info={"trials": trials, "caller_says": CALLER_TEXT, "stack": "full, 1 worker"})
+    stack = ctx.full()
+    result = Result(
+        info={
+            "trials": trials,
+            "caller_says": CALLER_TEXT,
+            "stack": "full, 1 worker",
+            "signalling": "nginx TLS (infra/nginx template, 1 nginx worker) → gunicorn",
+        }
+    )
     stop_audio = result.figure("onset_to_stop_audio", goal="p95 ≤ 100 ms")
-    last_packet = result.figure("onset_to_last_bot_packet", goal="p95 ≤ 120 ms")
+    result.figure("onset_to_last_bot_packet", goal="p95 ≤ 120 ms")  # filled by the trials
+    measured: list[tuple[float, float]] = []  # (caller onset, stop_audio at the gateway), monotonic s
+    scratch = ctx.scratch("barge-in-nginx")
+    certs = make_certs(scratch / "certs")
+    started = time.perf_counter()
+    with NginxGateway(scratch / "nginx", certs, [f"127.0.0.1:{stack.call_api.port}"]) as gateway:
+        result.info["calls"] = await barge_in_trials(result, gateway.wss_url, str(certs.ca), trials, measured)
+    # A WebSocket's access line is written when it closes: the calls' own, through the gateway.
+    result.info["nginx_websockets"] = len(gateway.access_records())
+    result.wall_s = time.perf_counter() - started
+    for onset, stop in measured:
+        stop_audio.add((stop - onset) * 1000)
+    split_barge_ins(
+        result,
+        measured,
+        list(stack.media.controller.log_records("barge-in detected")),
+        list(stack.call_api.log_records("barge-in")),
+    )
+    return result
+
+
+async def barge_in_trials(
+    result: Result, url: str, ca_file: str | None, trials: int, measured: list[tuple[float, float]]
+) -> int:
+    """The caller talks over the bot `trials` times (a new call when one ends); the calls placed."""
+    last_packet = result.figure("onset_to_last_bot_packet")
     packets = list(audio.packets(CALLER_TEXT))
     first_voiced, _ = audio.voiced_frames(audio.speech(CALLER_TEXT))
     rng = random.Random(11)
-    measured: list[tuple[float, float]] = []  # (caller onset, stop_audio at the gateway), monotonic s
     call: GatewayCall | None = None
     calls = 0
-    started = time.perf_counter()
     deadline = time.monotonic() + trials * 15 + 60
     try:
-        while len(stop_audio.samples) < trials and time.monotonic() < deadline:
+        while len(measured) < trials and time.monotonic() < deadline:
             if call is None or call.closed.is_set():
                 await end_call(call)
-                call, calls = await new_call(url, "bench-barge"), calls + 1
+                call, calls = await new_call(url, "bench-barge", ca_file), calls + 1
             since = len(call.events)
             try:
                 play = await call.wait_event("play_audio", STEP_TIMEOUT, since)
@@ -67,25 +103,15 @@ async def call_barge_in(ctx: BenchContext) -> Result:
                 stop = await call.wait_event("stop_audio", 5, since)
                 await call.legs.receiver.wait_quiet(0.3, 5)
             except (TimeoutError, ConnectionError) as exc:
-                result.fail(f"trial {len(stop_audio.samples)}: {type(exc).__name__} {exc}")
+                result.fail(f"trial {len(measured)}: {type(exc).__name__} {exc}")
                 await end_call(call)
                 call = None
                 continue
-            stop_audio.add((stop.at - onset) * 1000)
             last_packet.add((call.legs.receiver.packets[-1].at - onset) * 1000)
             measured.append((onset, stop.at))
     finally:
         await end_call(call)
-        result.wall_s = time.perf_counter() - started
-    result.info["calls"] = calls
-    stack = ctx.full()
-    split_barge_ins(
-        result,
-        measured,
-        list(stack.media.controller.log_records("barge-in detected")),
-        list(stack.call_api.log_records("barge-in")),
-    )
-    return result
+    return calls
 
 
 def split_barge_ins(

@@ -12,7 +12,7 @@ stopped falling; the controller trims its heap a few seconds after its last call
 - per idle call: (RSS with the burst's sessions idle − warm) / CALLS;
 - per active call: (peak RSS while they talk − warm) / CALLS;
 - after vs warm in %; each call's barge-in latency as the controller reports it (detected_ms −
-  onset_ms: a sign of how loaded the burst left it)."""
+  onset_ms: a sign of how loaded the burst left it), and how many of the calls opened had theirs."""
 
 from __future__ import annotations
 
@@ -113,6 +113,8 @@ async def media_memory(ctx: BenchContext) -> Result:
             await client.aclose()
     for sample in samples:
         latency.add(sample)
+    # A barge-in missed (the talk timed out) is a failure too; the counts make a run's misses plain.
+    result.set_value("barge_ins_detected", len(samples), "calls", f"{len(calls)} (every call opened)")
     rows: list[list[Any]] = []
     for name in PROCESSES:
         rows.append([*rss_row(name, len(calls), warm[name], idle[name], peak[name], after[name]), settled_s])
