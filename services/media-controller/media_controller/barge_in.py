@@ -53,7 +53,7 @@ class BargeInSettings:
     # confirmation: a knock is one loud frame and a decaying tail Silero may take for a voiced sound.
     silero_min_relative_rms: float = 0.5
     # Silero hears only the frames that passed the other tests (it costs ~1 ms CPU a 32 ms chunk,
-    # webrtcvad ~20 µs a frame), and starts afresh after this long without one.
+    # webrtcvad ~20 µs a frame), and starts afresh with each run and after this long without one.
     silero_gated: bool = True
     silero_reset_ms: float = 300.0
     echo_guard: bool = True
@@ -167,6 +167,10 @@ class BargeInDetector:
         if self._run == 0:
             self._run_start_ms = heard.now_ms
             self._run_scores.clear()
+            if self._silero is not None and self.settings.silero_gated:
+                # Silero's state starts with the run, like its scores: a run's discounted frames (a
+                # knock's tail, which it may hear as voice) must not carry into the next run's.
+                self._silero.reset()
         threshold = self.settings.silero_threshold
         # A frame that completes an armed run the run's earlier frames already confirm is an onset
         # whatever Silero says of it: not scoring it takes the model call off the deciding frame.

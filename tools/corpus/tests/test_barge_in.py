@@ -200,3 +200,16 @@ def test_knocks_silero_took_for_speech_do_not_stop_the_bot(seed: int, name: str)
     case = next(c for c in build_corpus(seed, 5, categories=("knock",)) if c.name == name)
     assert not run_case(BargeInDetector(), case).stopped
     assert run_case(BargeInDetector(BargeInSettings(silero_threshold=None)), case).stopped  # the case is real
+
+
+@pytest.mark.parametrize(("seed", "lead_samples"), [(1, 48), (4, 16), (8, 64), (19, 0)])
+def test_a_knocks_tail_does_not_lend_silero_its_voice_for_the_next(seed: int, lead_samples: int) -> None:
+    """Three knocks, their frames cut where a call's decoder may cut them (the caller's Opus
+    decoder moved them by 16 samples once: the bench's 5th knock then stopped the bot). Silero
+    hears a knock's tail as voice; the tail itself does not count (far quieter than the knock),
+    but Silero's state did, carried into the next knock's run, whose loud first frame then scored
+    as speech."""
+    knock = noise.knock(np.random.default_rng(seed), 3, -12.0)
+    caller = np.concatenate([np.zeros(8000 + lead_samples), knock, np.zeros(8000)])
+    assert not feed(BargeInDetector(), caller, None)
+    assert feed(BargeInDetector(BargeInSettings(silero_threshold=None)), caller, None)  # the case is real
