@@ -4,8 +4,8 @@ The model takes 512-sample (32 ms) chunks. Aligned (the default), frames are buf
 whole chunk is scored once, so the latest probability may be up to 12 ms stale and a frame's audio
 is heard up to a chunk late. `every_frame` scores the latest 512 samples at every frame instead
 (chunks overlap by 192 samples): the answer always includes the newest frame, for 1.6× the model
-calls. `prime` fills the window with audio from just before, so the first frame can be scored
-at once.
+calls. After a reset the window starts empty: a run's first 20 ms frame is not scored on its own
+(it is with the next one).
 
 The detector itself (≈ 3 MB) is taken from the process's pool at the first chunk scored and given
 back by `close()` (silero_pool.py): a stream that never scores, a call whose caller never talks
