@@ -104,12 +104,7 @@ class MediaClient:
         later request of the call goes there. `codec`: the call's audio codec."""
         asked = (base_url or self.base_url).rstrip("/")
         body = CreateSession(call_id=call_id, trace_id=trace_id, codec=codec).model_dump(exclude_none=True)
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self.open_attempts),
-            wait=wait_exponential(multiplier=0.1, max=1.0),
-            retry=retry_if_exception_type(_ConnectFailed),
-            reraise=True,
-        ):
+        async for attempt in self._retrying(_ConnectFailed):
             with attempt:
                 answer = await self.request("POST", "/v1/sessions", trace_id, body, base_url=asked)
                 info = SessionInfo.model_validate(answer)
@@ -137,16 +132,20 @@ class MediaClient:
         )
         return MediaSession(self, info, trace_id, ws, base_url=pinned)
 
+    def _retrying(self, failure: type[Exception]) -> AsyncRetrying:
+        """Up to `open_attempts` tries while a request fails with `failure`, backing off 0.1 s to 1 s."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.open_attempts),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            retry=retry_if_exception_type(failure),
+            reraise=True,
+        )
+
     async def _delete_quietly(self, call_id: str, trace_id: str, base_url: str | None = None) -> None:
         """DELETE the session, retried like open_session (it is idempotent; a controller that is
         briefly unreachable or overloaded must not keep the call's media): never raises."""
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.open_attempts),
-                wait=wait_exponential(multiplier=0.1, max=1.0),
-                retry=retry_if_exception_type(MediaUnavailable),
-                reraise=True,
-            ):
+            async for attempt in self._retrying(MediaUnavailable):
                 with attempt:
                     await self.request("DELETE", f"/v1/sessions/{call_id}", trace_id, base_url=base_url)
         except (MediaUnavailable, MediaRequestError) as exc:
