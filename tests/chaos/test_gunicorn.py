@@ -14,30 +14,47 @@ from voicebot_callsim.call import GatewayCall
 from tests.chaos.harness import RATE, ChaosStack, ended, new_call, wait_for
 from tests.chaos.report import Row
 
-MAX_CALLS = 8  # opened until both workers carry a call
+CALLS_PER_WORKER = 2
 
 
-async def _open(stack: ChaosStack, tag: str) -> GatewayCall:
-    call = new_call(stack, tag)
+async def _connect(stack: ChaosStack, calls: list[GatewayCall], on: dict[str, int]) -> None:
+    call = new_call(stack, f"gunicorn{len(calls)}-")
+    calls.append(call)
     await call.start()
-    await call.setup_media()
-    await call.wait_event("transcript", 20, role="bot")
-    return call
+    on[call.call_id] = await stack.call_api.worker_of_call(call.call_id)
+
+
+async def _calls_on_both_workers(stack: ChaosStack) -> tuple[list[GatewayCall], dict[str, int]]:
+    """Four calls, on both workers. Which worker accepts a connection is the kernel's choice and far
+    from even (one idle worker can win ten in a row), so if the first pair landed on one worker,
+    that worker is paused (SIGSTOP) while the other accepts the second pair."""
+    calls: list[GatewayCall] = []
+    on: dict[str, int] = {}
+    try:
+        for _ in range(CALLS_PER_WORKER):
+            await _connect(stack, calls, on)
+        paused = set(on.values()) if len(set(on.values())) == 1 else set()
+        for worker in paused:
+            os.kill(worker, signal.SIGSTOP)
+        try:
+            while len(calls) < 2 * CALLS_PER_WORKER:
+                await _connect(stack, calls, on)
+        finally:
+            for worker in paused:
+                os.kill(worker, signal.SIGCONT)
+        await asyncio.gather(*(c.setup_media() for c in calls))
+        await asyncio.gather(*(c.wait_event("transcript", 20, role="bot") for c in calls))
+    except BaseException:
+        await asyncio.gather(*(c.terminate(timeout=3) for c in calls), return_exceptions=True)
+        raise
+    return calls, on
 
 
 async def test_gunicorn_worker_killed_during_live_calls(stack: ChaosStack, row: Row) -> None:
     row.fault = "a gunicorn worker killed (SIGKILL) during live dialog calls"
     row.promise = "only that worker's calls drop; other calls go on; gunicorn restarts it; new calls work"
-    calls: list[GatewayCall] = []
-    on: dict[str, int] = {}
+    calls, on = await _calls_on_both_workers(stack)
     try:
-        while len(set(on.values())) < 2:
-            assert len(calls) < MAX_CALLS, f"all {len(calls)} calls landed on one worker: {on}"
-            size = 4 if not calls else 2
-            batch = await asyncio.gather(*(_open(stack, f"gunicorn{len(calls) + i}-") for i in range(size)))
-            calls += batch
-            for call in batch:
-                on[call.call_id] = await stack.call_api.worker_of_call(call.call_id)
         victim = on[calls[0].call_id]
         dropped = [c for c in calls if on[c.call_id] == victim]
         survivors = [c for c in calls if on[c.call_id] != victim]
