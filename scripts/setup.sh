@@ -9,6 +9,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
   redis-server nginx openssl espeak-ng ffmpeg sox sip-tester kamailio
+  libopus0  # the caller's Opus decoder (media_controller/opus.py)
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   pkg-config g++ make
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev

@@ -21,7 +21,9 @@ class AudioEncoder(Protocol):
 
 
 class AudioDecoder(Protocol):
-    def decode(self, payload: bytes) -> bytes: ...
+    def decode(self, payload: bytes) -> bytes:
+        """Raises ValueError on a corrupt payload."""
+        ...
 
 
 @dataclass(frozen=True)

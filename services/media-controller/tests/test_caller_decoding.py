@@ -1,6 +1,7 @@
-"""The caller's audio decoded to 16 kHz: the same signal as PyAV's resampler made of it (the
-decoders before issue 13's tap work), each 20 ms packet to its 20 ms frame at once (the resampler
-held 1–2 ms back, so every frame waited for the next packet), and a corrupt payload dropped."""
+"""The caller's audio decoded to 16 kHz: the same signal as FFmpeg's decoders and PyAV's resampler
+made of it (the decoders before issue 13's tap work), each 20 ms packet to its 20 ms frame at once
+(the resampler held 1–2 ms back, so every frame waited for the next packet), and a corrupt payload
+dropped."""
 
 import itertools
 from collections.abc import Callable
@@ -50,19 +51,25 @@ def snr_at_best_lag(reference: np.ndarray, signal: np.ndarray, max_lag: int) -> 
     return best
 
 
-def test_opus_decodes_as_the_resampler_did_each_packet_to_20_ms(speech: bytes) -> None:
-    packets = opus_packets(speech, 16000)
-    decoder = OpusDecoder(16000)
-    decoded = [decoder.decode(packet) for packet in packets]
-    assert {len(pcm) for pcm in decoded} == {FRAME_BYTES}, "each 20 ms packet → 20 ms of 16 kHz PCM"
-    codec = av.CodecContext.create("opus", "r")
-    codec.sample_rate, codec.layout = 48000, "mono"
-    reference = resampled([frame for packet in packets for frame in codec.decode(av.Packet(packet))])
-    signal = np.frombuffer(b"".join(decoded), np.int16).astype(np.float64)
-    snr, lag = snr_at_best_lag(reference, signal, max_lag=40)
-    assert lag == 16  # the resampler's delay: silence at the start, instead of a frame late
-    assert not signal[:lag].any()
-    assert snr >= 60, f"{snr:.1f} dB against the resampled path"  # the same libswresample graph
+def test_opus_decodes_as_ffmpeg_and_the_resampler_did_each_packet_to_20_ms(speech: bytes) -> None:
+    for rate in (16000, 48000):  # SILK wideband (a softphone at 16 kHz) and fullband (a browser)
+        source = speech if rate == 16000 else np.repeat(np.frombuffer(speech, np.int16), 3).tobytes()
+        packets = opus_packets(source, rate)
+        decoder = OpusDecoder(16000)
+        decoded = [decoder.decode(packet) for packet in packets]
+        assert {len(pcm) for pcm in decoded} == {FRAME_BYTES}, "each 20 ms packet → 20 ms of 16 kHz PCM"
+        codec = av.CodecContext.create("opus", "r")
+        codec.sample_rate, codec.layout = 48000, "mono"
+        reference = resampled([frame for packet in packets for frame in codec.decode(av.Packet(packet))])
+        signal = np.frombuffer(b"".join(decoded), np.int16).astype(np.float64)
+        snr, lag = snr_at_best_lag(reference, signal, max_lag=40)
+        assert lag == 0, "no later than FFmpeg's 48 kHz decode and the resampler"
+        assert snr >= 40, f"{snr:.1f} dB against FFmpeg's decoder and the resampler ({rate} Hz source)"
+
+
+def test_opus_decodes_only_to_libopus_rates() -> None:
+    with pytest.raises(ValueError, match="22050"):
+        OpusDecoder(22050)
 
 
 @pytest.mark.parametrize(("name", "codec"), [("pcm_mulaw", PCMU), ("pcm_alaw", PCMA)])
