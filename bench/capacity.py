@@ -194,6 +194,8 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                 await asyncio.to_thread(profiler.wait, window + 30)
             measured = await load.ask("measure", t0, t1)
             deviations = np.sort(np.concatenate([m["deviations"] for m in measured])).astype(float).tolist()
+            uplink_late = np.concatenate([m["uplink_late_ms"] for m in measured]).astype(float).tolist()
+            uplink_late_p99 = round(percentile(sorted(uplink_late), 99), 1) if uplink_late else 0.0
             received = sum(int(m["received"]) for m in measured)
             arrived = sum(int(m["arrived"]) for m in measured)  # since the last window, in or out of it
             expected = sessions * window / 0.020
@@ -220,6 +222,8 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                 "load_cpu_pct_busiest_process": busiest_load,
                 "load_near_a_core": busiest_load >= LOAD_BUSY_PCT,
                 "load_cpu_us_per_packet": round(usage["load"] / 100 / (sessions * 100) * 1e6, 1),
+                # How late the load's caller packets left (p99 of its 20 ms passes): it kept up?
+                "load_uplink_late_p99_ms": uplink_late_p99,
                 "host_loadavg_1m": host_load,
             }
             out["steps"].append(step)
@@ -239,6 +243,7 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
                     usage["worker"],
                     usage["service"],
                     f"{usage['load']} (≤ {busiest_load} each{near_a_core})",
+                    uplink_late_p99,
                     memory["controller"],
                     memory["worker"],
                     memory["load"],
@@ -248,7 +253,7 @@ async def ramp(ctx: BenchContext, config: Config, steps: list[int]) -> dict[str,
             )
             print(
                 f"  {config.name} {sessions} sessions: p50/p95/p99 |gap-20| {p50:.1f}/{p95:.1f}/{p99:.1f} ms,"
-                f" missing {missing:.2%}, cpu {usage}",
+                f" missing {missing:.2%}, load late p99 {uplink_late_p99} ms, cpu {usage}",
                 flush=True,
             )
             if ok and passed == previous:  # every step so far within budget
@@ -295,6 +300,7 @@ HEADER = [
     "CPU% worker(s)",
     "CPU% service(s)",
     "CPU% load gen",
+    "load gen late p99 ms",
     "RSS MB controllers",
     "RSS MB worker(s)",
     "RSS MB load gen",

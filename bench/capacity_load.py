@@ -25,6 +25,7 @@ from bench.rtpprobe import gaps_ms
 
 FEED_CHUNK_S = float(os.environ.get("BENCH_FEED_CHUNK_S", "0.2"))  # PCM per send, as TTS streams
 FEED_AHEAD_S = 1.0
+LOAD_NICE = int(os.environ.get("BENCH_LOAD_NICE", "0"))  # e.g. 10: the media plane under test first
 OPEN_AT_ONCE = 4  # sessions a load process opens concurrently (one at a time, a ramp took minutes)
 CALLER_TEXT = "Hello, I am calling about my order from last week, it has not arrived yet."
 BOT_TEXT = "Thank you for calling. Let me check the status of your order for you. One moment please. "
@@ -72,12 +73,16 @@ async def feed_bot(session: MediaSession, pcm: bytes, stop: asyncio.Event) -> No
             await asyncio.wait_for(stop.wait(), FEED_CHUNK_S)
 
 
-async def send_caller_audio(loads: list[Load], payloads: list[bytes], stop: asyncio.Event) -> None:
+async def send_caller_audio(
+    loads: list[Load], payloads: list[bytes], stop: asyncio.Event, late_ms: list[float]
+) -> None:
     """Every 20 ms one caller packet to every session, from its own caller leg (mediasoup takes a
-    connected leg's packets only from the address it was connected to)."""
+    connected leg's packets only from the address it was connected to); how late each pass
+    started goes to `late_ms` (the load process's own health: it must keep up)."""
     started = time.monotonic()
     tick = 0
     while not stop.is_set():
+        late_ms.append((time.monotonic() - started - tick * 0.020) * 1000)
         for n, load in enumerate(list(loads)):
             with contextlib.suppress(OSError):
                 await load.legs.sender.send_packets(
@@ -98,8 +103,9 @@ class Generator:
         self.loads: list[Load] = []
         self.stop = asyncio.Event()
         self.bot_pcm = audio.speech(BOT_TEXT * 4)
+        self.uplink_late_ms: list[float] = []
         self.uplink = asyncio.create_task(
-            send_caller_audio(self.loads, caller_payloads(config.codec), self.stop)
+            send_caller_audio(self.loads, caller_payloads(config.codec), self.stop, self.uplink_late_ms)
         )
 
     async def grow(self, total: int) -> dict[str, Any]:
@@ -145,7 +151,15 @@ class Generator:
             load.legs.probe.arrivals.clear()
             load.legs.sender.sent_at.clear()
         merged = np.concatenate(deviations) if deviations else np.zeros(0, dtype=np.float32)
-        return {"deviations": merged, "received": received, "arrived": arrived, "sessions": len(self.loads)}
+        late = np.asarray(self.uplink_late_ms, dtype=np.float32)
+        self.uplink_late_ms.clear()
+        return {
+            "deviations": merged,
+            "received": received,
+            "arrived": arrived,
+            "sessions": len(self.loads),
+            "uplink_late_ms": late,
+        }
 
     async def close(self) -> None:
         self.stop.set()
@@ -173,5 +187,9 @@ async def serve(conn: Connection, config: LoadConfig) -> None:
 
 
 def main(conn: Connection, config: LoadConfig) -> None:
-    """The process's entry point (multiprocessing, spawn)."""
+    """The process's entry point (multiprocessing, spawn). BENCH_LOAD_NICE lowers the load's CPU
+    priority (on a real node the callers and call-api are elsewhere); the uplink's lateness then
+    shows whether the load still keeps up (bench/README.md)."""
+    if LOAD_NICE:
+        os.nice(LOAD_NICE)
     asyncio.run(serve(conn, config))
