@@ -72,3 +72,20 @@ async def test_media_events_are_typed_and_a_drop_is_a_media_failure(
     finally:
         await session.close()
         await client.aclose()
+
+
+async def test_a_client_opens_more_sessions_than_aiohttp_pools_by_default(
+    controller: tuple[str, asyncio.Event],
+) -> None:
+    """Each session holds its events WebSocket for the whole call: the 101st (aiohttp's default
+    pool is 100 connections) still opens, within a short request timeout."""
+    url, _ = controller
+    client = MediaClient(url, request_timeout=3.0, open_attempts=1)
+    sessions = []
+    try:
+        for n in range(120):
+            sessions.append(await client.open_session(f"call-{n}", "0" * 32))
+        assert len(sessions) == 120
+    finally:
+        await asyncio.gather(*(session.close() for session in sessions), return_exceptions=True)
+        await client.aclose()

@@ -45,7 +45,12 @@ class MediaClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.request_timeout))
+            # No cap on connections: each call holds one for its events WebSocket, so aiohttp's
+            # default of 100 made a worker's 101st call wait for a free one until its open timed out.
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+            )
         return self._http
 
     async def request(

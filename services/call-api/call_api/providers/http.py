@@ -23,7 +23,12 @@ def shared_session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     session = _sessions.get(loop)
     if session is None or session.closed:
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        # No cap on connections: a streaming STT call holds one WebSocket for the whole call, so
+        # aiohttp's default of 100 left every request of the worker's later calls (TTS, the LLM,
+        # their STT) waiting for a free connection once 100 calls listened.
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
+        )
         _sessions[loop] = session
     return session
 

@@ -109,3 +109,16 @@ async def test_unreachable_server_is_a_provider_error() -> None:
     stt = DeepgramSTT(api_key="k", url="ws://127.0.0.1:9/v1/listen", connect_timeout=TIMEOUT)
     with pytest.raises(ProviderError):
         await stt.open()
+
+
+async def test_a_worker_streams_more_calls_than_aiohttp_pools_by_default(fake_deepgram) -> None:
+    """Each listening call holds its stream's WebSocket: the 101st call's stream (aiohttp's default
+    pool is 100 connections, and the worker's providers share one session) still opens."""
+    stt = make_stt(fake_deepgram, connect_timeout=3.0)
+    sessions = []
+    try:
+        for _ in range(110):
+            sessions.append(await stt.open())
+        assert len(sessions) == 110
+    finally:
+        await asyncio.gather(*(session.aclose() for session in sessions), return_exceptions=True)
