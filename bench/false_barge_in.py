@@ -66,6 +66,9 @@ def figures(seed: int = 14, repeats: int = 3, detectors: list[str] | None = None
 
 RATE = 16000
 TRIALS = (5, 2)  # per case: full, --quick
+# Interruptions (full, --quick): 30, so that the p95 is not the largest of 10 (one slow stop in 30
+# made a 10-trial p95 read 160 ms while 29 of 30 stopped in 56–72 ms).
+INTERRUPTION_TRIALS = (30, 6)
 STEP_TIMEOUT = 30.0
 GREETING = "Hello Ann, this is the city clinic. Would you like to book an appointment?"  # the scenario's
 
@@ -193,13 +196,17 @@ async def through_the_stack(ctx: BenchContext) -> Result:
         result.set_value(f"false_stops.{name}", sum(stops), goal=f"0 of {trials}")
     barge_in = result.figure("interruption_onset_to_stop_audio", goal="p95 ≤ 100 ms")
     missed = 0
-    for n in range(trials * 2):
-        words = spoken(INTERRUPTIONS[n % len(INTERRUPTIONS)], CALLER_VOICE, CALLER_LEVEL_DBFS)
-        stop_ms, _ = await speech_trial(url, words, placement.uniform(0.5, 1.5))
+    for n in range(ctx.options.pick(*INTERRUPTION_TRIALS)):
+        phrase = INTERRUPTIONS[n % len(INTERRUPTIONS)]
+        stop_ms, _ = await speech_trial(
+            url, spoken(phrase, CALLER_VOICE, CALLER_LEVEL_DBFS), placement.uniform(0.5, 1.5)
+        )
         if stop_ms is None:
             missed += 1
-        else:
-            barge_in.add(stop_ms)
+            continue
+        barge_in.add(stop_ms)
+        if stop_ms > 100:  # each slow stop named, to be looked into
+            result.info.setdefault("slow_interruptions", []).append([phrase, round(stop_ms, 1)])
     result.set_value("interruptions_missed", missed, goal="0")
     resume = result.figure("backchannel_end_to_resumed_play_audio")
     not_stopped = not_resumed = 0
