@@ -194,7 +194,10 @@ class EchoGuardSettings:
     # (± this): an echo's delay holds from frame to frame, a chance match on the caller's own
     # speech jumps (its onset especially, a few ms of sound in a quiet window). None: any delay.
     consistent_ms: float | None = 2.0
-    consistent_frames: int = 1  # previous judged frames that must have matched at that delay
+    # Previous judged frames that must have matched at that delay: 2, since with 1 the caller's own
+    # onset over the bot, matching its voice twice in a row by chance, was withheld as echo in 4 of
+    # 120 interruptions (offline; 7 of 30 through the stack), 1 with 2; no echo case let through.
+    consistent_frames: int = 2
     # Experimental, off: a frame the echo matches still counts as the caller when its level is this
     # many times the line's echo level (learned from confident matches once the delay settled).
     double_talk_ratio: float | None = None

@@ -60,6 +60,7 @@ class BargeInEcho(BaseSettings):
     min_delay_ms: float = Field(default=_ECHO.min_delay_ms, ge=0)
     max_delay_ms: float = Field(default=_ECHO.max_delay_ms, gt=0, le=1000)
     consistent_ms: float = Field(default=_ECHO.consistent_ms or 0.0, ge=0)  # 0: a match at any delay
+    consistent_frames: int = Field(default=_ECHO.consistent_frames, ge=1, le=10)
 
     @field_validator("max_delay_ms")
     @classmethod
