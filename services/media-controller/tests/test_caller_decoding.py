@@ -67,6 +67,11 @@ def test_opus_decodes_as_ffmpeg_and_the_resampler_did_each_packet_to_20_ms(speec
         assert snr >= 40, f"{snr:.1f} dB against FFmpeg's decoder and the resampler ({rate} Hz source)"
 
 
+def test_an_empty_opus_payload_decodes_to_nothing() -> None:
+    """As FFmpeg's decoder did (and G.711's does): libopus alone would conceal a lost packet, 120 ms."""
+    assert OpusDecoder(16000).decode(b"") == b""
+
+
 def test_opus_decodes_only_to_libopus_rates() -> None:
     with pytest.raises(ValueError, match="22050"):
         OpusDecoder(22050)
