@@ -4,7 +4,9 @@
 One ramp per configuration: codec (Opus, G.711 μ-law) × controllers per node (the default, one
 per core, and 1), each controller with its own mediasoup service (MEDIASOUP_WORKERS each: the
 node's cores shared out). Ramp 10, 25, 50, 100, … sessions (each step adds sessions to the running
-ones), spread round-robin over the controllers; after a settle, measure for a window: the gaps
+ones), spread round-robin over the controllers, each session's caller packets in one of
+BENCH_CALLER_PHASES phases of the 20 ms (as independent callers' arrive; 1: all at one instant,
+the worst case); after a settle, measure for a window: the gaps
 between consecutive bot packets at each gateway socket (kernel receive time). A step passes when
 p99 |gap − 20 ms| ≤ 10 ms and < 1 % of the packets are missing; the figure is the largest step up
 to which every step passed. The ramp always goes up to 100 sessions, then stops at the first
@@ -323,6 +325,7 @@ async def capacity(ctx: BenchContext) -> Result:
             "controllers": primary.controllers,
             "mediasoup_workers_per_controller": max(1, CORES // primary.controllers),
             "load_processes": load_processes(steps),
+            "caller_phases": capacity_load.CALLER_PHASES,
             "steps": [],
             "ramps": {},
         }

@@ -26,6 +26,9 @@ from bench.rtpprobe import gaps_ms
 FEED_CHUNK_S = float(os.environ.get("BENCH_FEED_CHUNK_S", "0.2"))  # PCM per send, as TTS streams
 FEED_AHEAD_S = 1.0
 LOAD_NICE = int(os.environ.get("BENCH_LOAD_NICE", "0"))  # e.g. 10: the media plane under test first
+# The caller packets' phases within the 20 ms: 1 sends every session's packet in one instant (the
+# worst case: every caller's packet due at once, which independent callers' never are).
+CALLER_PHASES = int(os.environ.get("BENCH_CALLER_PHASES", "10"))
 OPEN_AT_ONCE = 4  # sessions a load process opens concurrently (one at a time, a ramp took minutes)
 CALLER_TEXT = "Hello, I am calling about my order from last week, it has not arrived yet."
 BOT_TEXT = "Thank you for calling. Let me check the status of your order for you. One moment please. "
@@ -77,19 +80,24 @@ async def send_caller_audio(
     loads: list[Load], payloads: list[bytes], stop: asyncio.Event, late_ms: list[float]
 ) -> None:
     """Every 20 ms one caller packet to every session, from its own caller leg (mediasoup takes a
-    connected leg's packets only from the address it was connected to); how late each pass
+    connected leg's packets only from the address it was connected to). The sessions are spread
+    over CALLER_PHASES phases of the 20 ms (session n in phase n mod CALLER_PHASES), as independent
+    callers' packets arrive at a gateway: not all in one instant. How late each phase's pass
     started goes to `late_ms` (the load process's own health: it must keep up)."""
+    phase_s = 0.020 / CALLER_PHASES
     started = time.monotonic()
-    tick = 0
+    tick = 0  # phases since the start
     while not stop.is_set():
-        late_ms.append((time.monotonic() - started - tick * 0.020) * 1000)
-        for n, load in enumerate(list(loads)):
+        late_ms.append((time.monotonic() - started - tick * phase_s) * 1000)
+        frame, phase = divmod(tick, CALLER_PHASES)
+        current = list(loads)
+        for n in range(phase, len(current), CALLER_PHASES):
             with contextlib.suppress(OSError):
-                await load.legs.sender.send_packets(
-                    [payloads[(tick + 7 * n) % len(payloads)]], realtime=False
+                await current[n].legs.sender.send_packets(
+                    [payloads[(frame + 7 * n) % len(payloads)]], realtime=False
                 )
         tick += 1
-        delay = started + tick * 0.020 - time.monotonic()
+        delay = started + tick * phase_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
