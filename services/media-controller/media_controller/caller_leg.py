@@ -18,6 +18,7 @@ from media_controller.dtmf import DigitPressed
 from media_controller.errors import MediaError
 from media_controller.ledger import ClientLedger
 from media_controller.legs import CallMedia, PlainLeg, open_plain_leg
+from media_controller.pacing import process_clock
 from media_controller.playback import Playback
 from media_controller.ratelimit import TokenBucket
 from media_controller.vad import SpeechChange, SpeechDetector
@@ -46,6 +47,7 @@ class CallerLeg:
             on_digit=self._digit,
             on_voice=self._voice,
             logger=self.call.log,
+            pacing=process_clock(),
             flood_guard=TokenBucket(
                 self.call.settings.policy.caller_rtp_pps, self.call.settings.policy.caller_rtp_burst
             ),

@@ -14,6 +14,7 @@ from media_controller import metrics
 from media_controller.call_codecs import OPUS, AudioDecoder, CodecSpec
 from media_controller.dtmf import DigitPressed, DtmfDetector
 from media_controller.jitter import ReorderBuffer
+from media_controller.pacing import PacingClock
 from media_controller.ratelimit import TokenBucket
 from media_controller.rtp import RtpPacket, parse_rtp
 from media_controller.vad import SpeechChange, SpeechDetector
@@ -38,6 +39,7 @@ class CallerTap:
         on_digit: Callable[[DigitPressed], None] | None = None,
         on_voice: Callable[[bytes, float, bool, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pacing: PacingClock | None = None,
     ) -> None:
         # A hostile caller's packet flood is dropped here, before any parsing or decoding.
         self.flood_guard = flood_guard or TokenBucket(rate=150.0, burst=300.0)
@@ -49,6 +51,7 @@ class CallerTap:
         self.on_voice = on_voice  # (frame, arrival monotonic ms, voiced, its RMS)
         self.log = logger or log
         self.clock = clock  # monotonic seconds: the frames' arrival stamps (a benchmark's is fake)
+        self.pacing = pacing  # the bot audio's clock: its due packets go before this caller's
         self.source: tuple[str, int] | None = None  # mediasoup's tap transport: the only accepted sender
         self.payload_type: int | None = None
         self.codec: CodecSpec = OPUS
@@ -84,6 +87,8 @@ class CallerTap:
         self._ssrc = None
 
     def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.pacing is not None:
+            self.pacing.catch_up()
         if addr != self.source:
             self.rejected += 1
             return

@@ -6,12 +6,15 @@ import av
 import numpy as np
 import pytest
 from media_controller.call_codecs import OPUS, PCMU
+from media_controller.caller_tap import CallerTap
 from media_controller.g711 import G711Encoder
 from media_controller.pacing import PacingClock
 from media_controller.playback import Playback, Player
 from media_controller.rtp_sender import RtpSender
 from media_controller.shared_encoding import SLICE_SECONDS, SharedEncoding, Slice
+from media_controller.rtp import build_rtp
 from media_controller.udp import open_udp
+from media_controller.vad import SpeechDetector
 
 from tests.support.media import RtpOpusReceiver
 
@@ -73,6 +76,34 @@ async def test_many_streams_share_one_clock_and_its_wakeups() -> None:
 def _slices(pcm: bytes) -> list[bytes]:
     size = int(RATE * SLICE_SECONDS) * 2
     return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+async def test_a_burst_of_caller_packets_does_not_hold_back_the_due_bot_packets() -> None:
+    """asyncio runs an iteration's I/O callbacks before the timers that fell due meanwhile: the
+    caller tap makes the pacing clock's due pass before each packet it takes."""
+    loop = asyncio.get_running_loop()
+    clock = PacingClock(loop)
+    sent_at: list[float] = []
+    clock.schedule(loop.time() + 0.005, lambda now: sent_at.append(now) or None)  # a bot packet due
+    source = ("127.0.0.1", 40000)
+    tap = CallerTap(
+        SpeechDetector(), jitter_depth=3, on_frame=lambda f: None, on_speech=lambda c: None, pacing=clock
+    )
+    tap.expect(source, PCMU.payload_type, PCMU)
+    during_burst: list[int] = []
+
+    def burst() -> None:  # caller packets back to back for 20 ms, all in one loop callback
+        until, sequence = loop.time() + 0.020, 0
+        while loop.time() < until:
+            tap.on_datagram(build_rtp(PCMU.payload_type, sequence, 160 * sequence, 1, bytes(160)), source)
+            sequence += 1
+        during_burst.append(len(sent_at))
+
+    loop.call_soon(burst)
+    async with asyncio.timeout(5):
+        while not during_burst:
+            await asyncio.sleep(0.01)
+    assert during_burst == [1]  # the bot packet went out within the burst, not after it
 
 
 @pytest.mark.parametrize("codec", [OPUS, PCMU])
