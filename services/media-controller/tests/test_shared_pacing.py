@@ -10,9 +10,9 @@ from media_controller.caller_tap import CallerTap
 from media_controller.g711 import G711Encoder
 from media_controller.pacing import PacingClock
 from media_controller.playback import Playback, Player
+from media_controller.rtp import build_rtp
 from media_controller.rtp_sender import RtpSender
 from media_controller.shared_encoding import SLICE_SECONDS, SharedEncoding, Slice
-from media_controller.rtp import build_rtp
 from media_controller.udp import open_udp
 from media_controller.vad import SpeechDetector
 
@@ -91,6 +91,7 @@ async def test_a_burst_of_caller_packets_does_not_hold_back_the_due_bot_packets(
     )
     tap.expect(source, PCMU.payload_type, PCMU)
     during_burst: list[int] = []
+    burst_done = asyncio.Event()
 
     def burst() -> None:  # caller packets back to back for 20 ms, all in one loop callback
         until, sequence = loop.time() + 0.020, 0
@@ -98,11 +99,11 @@ async def test_a_burst_of_caller_packets_does_not_hold_back_the_due_bot_packets(
             tap.on_datagram(build_rtp(PCMU.payload_type, sequence, 160 * sequence, 1, bytes(160)), source)
             sequence += 1
         during_burst.append(len(sent_at))
+        burst_done.set()
 
     loop.call_soon(burst)
     async with asyncio.timeout(5):
-        while not during_burst:
-            await asyncio.sleep(0.01)
+        await burst_done.wait()
     assert during_burst == [1]  # the bot packet went out within the burst, not after it
 
 
